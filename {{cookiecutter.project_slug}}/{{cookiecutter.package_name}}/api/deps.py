@@ -1,0 +1,63 @@
+"""Request-scoped dependencies, exposed as `Annotated` aliases for the routes."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.session import Database
+from ..security import PasswordHasher
+from ..services.roles import RoleService
+from ..services.users import UserService
+
+
+def get_database(request: Request) -> Database:
+    return cast(Database, request.app.state.database)
+
+
+def get_password_hasher(request: Request) -> PasswordHasher:
+    return cast(PasswordHasher, request.app.state.password_hasher)
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
+
+
+async def get_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    """A session for reads and writes on the primary; services commit through it."""
+    async with database.sessionmaker() as session:
+        yield session
+
+
+async def get_read_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    """A session for reads that may be served by a replica."""
+    async with database.read_sessionmaker() as session:
+        yield session
+
+
+# scope="function": the session closes before the response is sent, not after.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+def get_user_service(session: SessionDep, hasher: PasswordHasherDep) -> UserService:
+    return UserService(session, hasher)
+
+
+def get_user_reader(session: ReadSessionDep, hasher: PasswordHasherDep) -> UserService:
+    return UserService(session, hasher)
+
+
+def get_role_service(session: SessionDep) -> RoleService:
+    return RoleService(session)
+
+
+def get_role_reader(session: ReadSessionDep) -> RoleService:
+    return RoleService(session)
+
+
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+UserReaderDep = Annotated[UserService, Depends(get_user_reader)]
+RoleServiceDep = Annotated[RoleService, Depends(get_role_service)]
+RoleReaderDep = Annotated[RoleService, Depends(get_role_reader)]

@@ -1,0 +1,128 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, status
+
+from ...schemas.common import NO_NUL, IdPath, Limit, Skip
+from ...schemas.post import PostCreate, PostRead
+from ...schemas.user import (
+    UserCreate,
+    UserDetails,
+    UserPostCount,
+    UserRead,
+    UserStatistics,
+    UserUpdate,
+    UserWithProfileCreate,
+    UserWithProfileRead,
+)
+from ...models import Post, User
+from ..deps import UserReaderDep, UserServiceDep
+from ..errors import DATABASE_ERROR_RESPONSES, error_responses
+
+router = APIRouter(prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES)
+
+MAX_BULK_USERS = 1000
+SearchTerm = Annotated[str, Query(min_length=1, max_length=100, pattern=NO_NUL)]
+BulkUsers = Annotated[list[UserCreate], Body(min_length=1, max_length=MAX_BULK_USERS)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses=error_responses(status.HTTP_409_CONFLICT),
+)
+async def create_user(data: UserCreate, users: UserServiceDep) -> User:
+    return await users.create_user(data)
+
+
+@router.post(
+    "/bulk",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[UserRead],
+    responses=error_responses(status.HTTP_409_CONFLICT),
+)
+async def create_users(data: BulkUsers, users: UserServiceDep) -> list[User]:
+    """Create 1 to 1000 users with one INSERT statement; all or none."""
+    return await users.create_users(data)
+
+
+@router.post(
+    "/with-profile",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserWithProfileRead,
+    responses=error_responses(status.HTTP_409_CONFLICT),
+)
+async def create_user_with_profile(data: UserWithProfileCreate, users: UserServiceDep) -> User:
+    return await users.create_user_with_profile(data.user, data.profile)
+
+
+@router.get("", response_model=list[UserRead])
+async def list_users(users: UserReaderDep, skip: Skip = 0, limit: Limit = 100) -> list[User]:
+    """Users ordered by id."""
+    return list(await users.list_users(skip=skip, limit=limit))
+
+
+@router.get("/search", response_model=list[UserRead])
+async def search_users(
+    q: SearchTerm, users: UserReaderDep, skip: Skip = 0, limit: Limit = 100
+) -> list[User]:
+    """Case-insensitive substring match on username, email or full name."""
+    return list(await users.search_users(q, skip=skip, limit=limit))
+
+
+@router.get("/stats", response_model=UserStatistics)
+async def user_statistics(users: UserReaderDep) -> UserStatistics:
+    return UserStatistics.model_validate(await users.statistics())
+
+
+@router.get("/post-counts", response_model=list[UserPostCount])
+async def user_post_counts(
+    users: UserReaderDep, skip: Skip = 0, limit: Limit = 100
+) -> list[UserPostCount]:
+    rows = await users.post_counts(skip=skip, limit=limit)
+    return [UserPostCount.model_validate(row) for row in rows]
+
+
+@router.get(
+    "/{user_id}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
+)
+async def get_user(user_id: IdPath, users: UserReaderDep) -> User:
+    return await users.get_user(user_id)
+
+
+@router.get(
+    "/{user_id}/details",
+    response_model=UserDetails,
+    responses=error_responses(status.HTTP_404_NOT_FOUND),
+)
+async def get_user_details(user_id: IdPath, users: UserReaderDep) -> User:
+    """The user with roles, posts and profile."""
+    return await users.get_user_details(user_id)
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
+)
+async def update_user(user_id: IdPath, data: UserUpdate, users: UserServiceDep) -> User:
+    return await users.update_user(user_id, data)
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(status.HTTP_404_NOT_FOUND),
+)
+async def delete_user(user_id: IdPath, users: UserServiceDep) -> None:
+    await users.delete_user(user_id)
+
+
+@router.post(
+    "/{user_id}/posts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostRead,
+    responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
+)
+async def create_post(user_id: IdPath, data: PostCreate, users: UserServiceDep) -> Post:
+    return await users.create_post(user_id, data)

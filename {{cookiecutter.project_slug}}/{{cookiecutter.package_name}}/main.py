@@ -1,0 +1,43 @@
+"""The ASGI application: `uvicorn {{ cookiecutter.package_name }}.main:app`."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .api.errors import install_error_handlers
+from .api.routes import health, roles, users
+from .db.session import Database
+from .security import PasswordHasher
+from .settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; settings are read when it starts unless given here (tests do)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = settings or get_settings()
+        # No connection is made here: the app starts even when the database is down.
+        database = Database.from_settings(active)
+        app.state.settings = active
+        app.state.database = database
+        app.state.password_hasher = PasswordHasher.from_settings(active)
+        logger.info("database: %s", active.primary_url)
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(users.router)
+    app.include_router(roles.router)
+    return app
+
+
+app = create_app()

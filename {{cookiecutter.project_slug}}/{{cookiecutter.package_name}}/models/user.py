@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Date, DateTime, ForeignKey, String, Text, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db.base import BaseModel
+
+if TYPE_CHECKING:
+    from .post import Post
+    from .role import Role
+
+
+class User(BaseModel):
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    email: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(100))
+    bio: Mapped[str | None] = mapped_column(Text)
+    hashed_password: Mapped[str] = mapped_column(String(255))
+    last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    is_verified: Mapped[bool] = mapped_column(default=False, server_default=false())
+    is_superuser: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    # lazy="raise": related rows are loaded explicitly (selectinload), never by surprise I/O.
+    # passive_deletes: the database's ON DELETE CASCADE removes dependants.
+    posts: Mapped[list[Post]] = relationship(
+        back_populates="author",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+        order_by="Post.id",
+    )
+    profile: Mapped[UserProfile | None] = relationship(
+        back_populates="user",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+    )
+    roles: Mapped[list[Role]] = relationship(
+        secondary="user_roles",
+        back_populates="users",
+        passive_deletes=True,
+        lazy="raise",
+        order_by="Role.id",
+    )
+
+    def __repr__(self) -> str:
+        return f"<User id={self.id} username={self.username!r}>"
+
+
+class UserProfile(BaseModel):
+    __tablename__ = "user_profiles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    website: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(100))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(50), default="UTC", server_default="UTC")
+    language: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
+
+    user: Mapped[User] = relationship(back_populates="profile", lazy="raise")

@@ -1,0 +1,88 @@
+"""Generic async CRUD repository: it flushes, the unit of work commits."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, func, insert, inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import UnaryExpression
+
+from ..db.base import BaseModel
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class Repository(Generic[ModelT]):
+    """Create, read, update, delete and count rows of one model."""
+
+    model: type[ModelT]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _column(self, name: str) -> InstrumentedAttribute[Any]:
+        if name not in inspect(self.model).column_attrs:
+            raise ValueError(f"{self.model.__name__} has no column {name!r}")
+        column: InstrumentedAttribute[Any] = getattr(self.model, name)
+        return column
+
+    def _conditions(self, filters: Mapping[str, Any] | None) -> list[ColumnElement[bool]]:
+        return [self._column(name) == value for name, value in (filters or {}).items()]
+
+    def _ordering(self, order_by: Sequence[str]) -> list[UnaryExpression[Any]]:
+        """Column names, each optionally prefixed with `-` for descending order."""
+        return [
+            self._column(name[1:]).desc() if name.startswith("-") else self._column(name).asc()
+            for name in order_by
+        ]
+
+    async def create(self, **values: Any) -> ModelT:
+        instance = self.model(**values)
+        self.session.add(instance)
+        await self.session.flush()
+        return instance
+
+    async def bulk_create(self, rows: Sequence[Mapping[str, Any]]) -> list[ModelT]:
+        """Insert every row in one statement; returns the objects in input order."""
+        if not rows:
+            return []
+        statement = insert(self.model).returning(self.model, sort_by_parameter_order=True)
+        result = await self.session.scalars(statement, [dict(row) for row in rows])
+        return list(result.all())
+
+    async def get(self, id_: int) -> ModelT | None:
+        return await self.session.get(self.model, id_)
+
+    async def get_many(
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        order_by: Sequence[str] = ("id",),
+        skip: int = 0,
+        limit: int = 100,
+    ) -> Sequence[ModelT]:
+        statement = (
+            select(self.model)
+            .where(*self._conditions(filters))
+            .order_by(*self._ordering(order_by))
+            .offset(skip)
+            .limit(limit)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def count(self, filters: Mapping[str, Any] | None = None) -> int:
+        statement = select(func.count()).select_from(self.model).where(*self._conditions(filters))
+        return (await self.session.scalar(statement)) or 0
+
+    async def update(self, instance: ModelT, values: Mapping[str, Any]) -> ModelT:
+        for name in values:
+            self._column(name)
+        for name, value in values.items():
+            setattr(instance, name, value)
+        await self.session.flush()
+        return instance
+
+    async def delete(self, instance: ModelT) -> None:
+        await self.session.delete(instance)
+        await self.session.flush()

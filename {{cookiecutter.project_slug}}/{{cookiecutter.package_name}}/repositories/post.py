@@ -1,0 +1,6 @@
+from ..models import Post
+from .base import Repository
+
+
+class PostRepository(Repository[Post]):
+    model = Post

@@ -1,0 +1,23 @@
+"""Queries about roles and their assignment to users."""
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from ..models import Role, user_roles
+from .base import Repository
+
+
+class RoleRepository(Repository[Role]):
+    model = Role
+
+    async def get_by_name(self, name: str) -> Role | None:
+        return await self.session.scalar(select(Role).where(Role.name == name))
+
+    async def assign(self, *, user_id: int, role_id: int) -> None:
+        """Give a user a role; assigning it again changes nothing."""
+        statement = (
+            insert(user_roles)
+            .values(user_id=user_id, role_id=role_id)
+            .on_conflict_do_nothing(index_elements=["user_id", "role_id"])
+        )
+        await self.session.execute(statement)

@@ -1,0 +1,110 @@
+"""Queries about users."""
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import NamedTuple
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from ..models import Post, Role, User
+from .base import Repository
+
+NEW_USER_WINDOW = timedelta(days=30)
+
+
+class UserStatistics(NamedTuple):
+    total_users: int
+    active_users: int
+    new_users_30d: int
+
+
+class UserPostCount(NamedTuple):
+    id: int
+    username: str
+    email: str
+    post_count: int
+
+
+def escape_like(term: str, escape: str = "\\") -> str:
+    """Make `%`, `_` and the escape character match themselves in a LIKE pattern."""
+    for char in (escape, "%", "_"):
+        term = term.replace(char, escape + char)
+    return term
+
+
+class UserRepository(Repository[User]):
+    model = User
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self.session.scalar(select(User).where(User.email == email))
+
+    async def list_active(self, *, skip: int = 0, limit: int = 100) -> Sequence[User]:
+        return await self.get_many(filters={"is_active": True}, skip=skip, limit=limit)
+
+    async def list_by_role(
+        self, role_name: str, *, skip: int = 0, limit: int = 100
+    ) -> Sequence[User]:
+        statement = (
+            select(User)
+            .join(User.roles)
+            .where(Role.name == role_name)
+            .order_by(User.id)
+            .offset(skip)
+            .limit(limit)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def search(self, term: str, *, skip: int = 0, limit: int = 100) -> Sequence[User]:
+        """Case-insensitive substring match on username, email or full name."""
+        pattern = f"%{escape_like(term)}%"
+        statement = (
+            select(User)
+            .where(
+                or_(
+                    User.username.ilike(pattern, escape="\\"),
+                    User.email.ilike(pattern, escape="\\"),
+                    User.full_name.ilike(pattern, escape="\\"),
+                )
+            )
+            .order_by(User.id)
+            .offset(skip)
+            .limit(limit)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def get_with_details(self, id_: int) -> User | None:
+        """The user with roles, posts and profile loaded (one query per relationship)."""
+        statement = (
+            select(User)
+            .where(User.id == id_)
+            .options(
+                selectinload(User.roles), selectinload(User.posts), selectinload(User.profile)
+            )
+            # Refresh an instance the session already holds, so the loaders run.
+            .execution_options(populate_existing=True)
+        )
+        return await self.session.scalar(statement)
+
+    async def statistics(self) -> UserStatistics:
+        """Total, active and recently created users in one query."""
+        statement = select(
+            func.count(),
+            func.count().filter(User.is_active),
+            func.count().filter(User.created_at >= func.now() - NEW_USER_WINDOW),
+        ).select_from(User)
+        total, active, new = (await self.session.execute(statement)).one()
+        return UserStatistics(total_users=total, active_users=active, new_users_30d=new)
+
+    async def post_counts(self, *, skip: int = 0, limit: int = 100) -> list[UserPostCount]:
+        """Users with the number of posts each wrote, in one query, ordered by id."""
+        statement = (
+            select(User.id, User.username, User.email, func.count(Post.id))
+            .outerjoin(Post, Post.author_id == User.id)
+            .group_by(User.id)
+            .order_by(User.id)
+            .offset(skip)
+            .limit(limit)
+        )
+        rows = await self.session.execute(statement)
+        return [UserPostCount(*row) for row in rows]

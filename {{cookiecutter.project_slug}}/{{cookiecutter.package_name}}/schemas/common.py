@@ -1,0 +1,34 @@
+"""Field types shared by the request and response schemas."""
+
+from typing import Annotated
+
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+# PostgreSQL text cannot hold NUL characters: such input is rejected up front (422).
+NO_NUL = r"^[^\x00]*$"
+# Ids are PostgreSQL `integer`s; larger values cannot exist and are rejected up front.
+MAX_ID = 2_147_483_647
+
+
+def text(*, min_length: int = 0, max_length: int) -> StringConstraints:
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL)
+
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+Skip = Annotated[int, Query(ge=0, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+class InputSchema(BaseModel):
+    """Request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutputSchema(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorResponse(BaseModel):
+    detail: str

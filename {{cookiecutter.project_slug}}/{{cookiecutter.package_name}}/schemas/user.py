@@ -1,0 +1,122 @@
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, EmailStr, StringConstraints, field_validator
+
+from .common import InputSchema, OutputSchema, text
+from .post import PostRead
+from .role import RoleRead
+
+EMAIL_MAX_LENGTH = 100
+
+
+def _normalise_email(email: str) -> str:
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise ValueError(f"must be at most {EMAIL_MAX_LENGTH} characters")
+    return email.lower()
+
+
+def _known_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+Username = Annotated[
+    str, StringConstraints(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+]
+# Stored lower-cased, so uniqueness does not depend on letter case.
+Email = Annotated[EmailStr, AfterValidator(_normalise_email)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+FullName = Annotated[str, text(max_length=100)]
+Bio = Annotated[str, text(max_length=10_000)]
+
+
+class UserCreate(InputSchema):
+    username: Username
+    email: Email
+    password: Password
+    full_name: FullName | None = None
+    bio: Bio | None = None
+
+
+class UserUpdate(InputSchema):
+    username: Username | None = None
+    email: Email | None = None
+    password: Password | None = None
+    full_name: FullName | None = None
+    bio: Bio | None = None
+    is_active: bool | None = None
+
+    @field_validator("username", "email", "password", "is_active")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # These may be left out, but not set to null: the columns hold a value.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class ProfileCreate(InputSchema):
+    avatar_url: Annotated[str, text(max_length=500)] | None = None
+    website: Annotated[str, text(max_length=200)] | None = None
+    location: Annotated[str, text(max_length=100)] | None = None
+    birth_date: date | None = None
+    timezone: Annotated[str, text(min_length=1, max_length=50), AfterValidator(_known_timezone)] = (
+        "UTC"
+    )
+    language: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=10)
+    ] = "en"
+
+
+class UserWithProfileCreate(InputSchema):
+    user: UserCreate
+    profile: ProfileCreate
+
+
+class UserRead(OutputSchema):
+    id: int
+    username: str
+    email: str
+    full_name: str | None
+    bio: str | None
+    is_active: bool
+    is_verified: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProfileRead(OutputSchema):
+    avatar_url: str | None
+    website: str | None
+    location: str | None
+    birth_date: date | None
+    timezone: str
+    language: str
+
+
+class UserWithProfileRead(UserRead):
+    profile: ProfileRead
+
+
+class UserDetails(UserRead):
+    roles: list[RoleRead]
+    posts: list[PostRead]
+    profile: ProfileRead | None
+
+
+class UserStatistics(OutputSchema):
+    total_users: int
+    active_users: int
+    new_users_30d: int
+
+
+class UserPostCount(OutputSchema):
+    id: int
+    username: str
+    email: str
+    post_count: int

@@ -1,0 +1,93 @@
+"""Use cases around users; each public write method is one unit of work."""
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.transaction import transactional
+from ..errors import NotFoundError
+from ..models import Post, User, UserProfile
+from ..repositories import PostRepository, UserRepository
+from ..repositories.user import UserPostCount, UserStatistics
+from ..schemas.post import PostCreate
+from ..schemas.user import ProfileCreate, UserCreate, UserUpdate
+from ..security import PasswordHasher
+
+
+class UserService:
+    def __init__(self, session: AsyncSession, hasher: PasswordHasher) -> None:
+        self.session = session
+        self.users = UserRepository(session)
+        self.posts = PostRepository(session)
+        self.hasher = hasher
+
+    async def _new_user(self, data: UserCreate) -> User:
+        values = data.model_dump(exclude={"password"})
+        return User(**values, hashed_password=await self.hasher.hash(data.password))
+
+    async def get_user(self, user_id: int) -> User:
+        user = await self.users.get(user_id)
+        if user is None:
+            raise NotFoundError(f"user {user_id} not found")
+        return user
+
+    @transactional
+    async def create_user(self, data: UserCreate) -> User:
+        user = await self._new_user(data)
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    @transactional
+    async def create_users(self, items: Sequence[UserCreate]) -> list[User]:
+        """Create many users with one INSERT statement; all or none."""
+        hashes = await self.hasher.hash_many([item.password for item in items])
+        rows = [
+            {**item.model_dump(exclude={"password"}), "hashed_password": hashed}
+            for item, hashed in zip(items, hashes, strict=True)
+        ]
+        return await self.users.bulk_create(rows)
+
+    @transactional
+    async def create_user_with_profile(self, data: UserCreate, profile: ProfileCreate) -> User:
+        """The user and the profile are written together or not at all."""
+        user = await self._new_user(data)
+        user.profile = UserProfile(**profile.model_dump())
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    @transactional
+    async def update_user(self, user_id: int, data: UserUpdate) -> User:
+        user = await self.get_user(user_id)
+        values = data.model_dump(exclude_unset=True, exclude={"password"})
+        if data.password is not None:
+            values["hashed_password"] = await self.hasher.hash(data.password)
+        return await self.users.update(user, values)
+
+    @transactional
+    async def delete_user(self, user_id: int) -> None:
+        await self.users.delete(await self.get_user(user_id))
+
+    @transactional
+    async def create_post(self, user_id: int, data: PostCreate) -> Post:
+        await self.get_user(user_id)
+        return await self.posts.create(author_id=user_id, **data.model_dump())
+
+    async def get_user_details(self, user_id: int) -> User:
+        user = await self.users.get_with_details(user_id)
+        if user is None:
+            raise NotFoundError(f"user {user_id} not found")
+        return user
+
+    async def list_users(self, *, skip: int, limit: int) -> Sequence[User]:
+        return await self.users.get_many(skip=skip, limit=limit)
+
+    async def search_users(self, term: str, *, skip: int, limit: int) -> Sequence[User]:
+        return await self.users.search(term, skip=skip, limit=limit)
+
+    async def statistics(self) -> UserStatistics:
+        return await self.users.statistics()
+
+    async def post_counts(self, *, skip: int, limit: int) -> list[UserPostCount]:
+        return await self.users.post_counts(skip=skip, limit=limit)

@@ -1,0 +1,74 @@
+"""Settings read from the environment (and a `.env` file when present)."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+ASYNC_DRIVER = "postgresql+asyncpg"
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
+
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+def to_async_url(raw: str) -> URL:
+    """Parse a `postgres://`, `postgresql://` or asyncpg URL into an asyncpg URL."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError("is not a database URL") from None
+    if url.drivername not in _POSTGRES_SCHEMES:
+        raise ValueError(f"scheme {url.drivername!r} is not a PostgreSQL scheme")
+    return url.set(drivername=ASYNC_DRIVER)
+
+
+class Settings(BaseSettings):
+    # hide_input_in_errors: a rejected URL must not print its password.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
+
+    # Primary database; postgres:// and postgresql:// are turned into asyncpg URLs.
+    database_url: SecretStr = SecretStr("postgresql://postgres@localhost:5432/postgres")
+    # An explicit asyncpg URL for the application; overrides DATABASE_URL when set.
+    async_database_url: SecretStr | None = None
+
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    # Seconds to wait for a free connection before giving up.
+    db_pool_timeout: float = Field(default=30.0, gt=0)
+    # Seconds after which a pooled connection is replaced; -1 keeps them forever.
+    db_pool_recycle: int = Field(default=1800, ge=-1)
+    # Test each connection with a round trip before handing it out.
+    db_pool_pre_ping: bool = True
+    # Seconds to wait for a new connection to the server.
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_echo: bool = False
+    db_echo_pool: bool = False
+    # asyncpg `ssl` argument; None leaves the driver default.
+    db_ssl_mode: SslMode | None = None
+    # Behind PgBouncer in transaction mode: no prepared-statement caching.
+    db_pgbouncer: bool = False
+
+    # Argon2id cost; lower it only in tests.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_cost: int = Field(default=65536, ge=8)
+
+    @field_validator("database_url", "async_database_url")
+    @classmethod
+    def _must_be_postgres(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            to_async_url(value.get_secret_value())
+        return value
+
+    @property
+    def primary_url(self) -> URL:
+        """The asyncpg URL of the primary database."""
+        explicit = self.async_database_url or self.database_url
+        return to_async_url(explicit.get_secret_value())
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
