@@ -3,6 +3,8 @@
 import logging
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -35,6 +37,15 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=_STATUS_BY_ERROR[type(exc)])
 
 
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI echoes each rejected input; that could be a password, so it is left out.
+    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    return JSONResponse(
+        {"detail": jsonable_encoder(errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True when the exception means the server could not be reached or dropped us."""
     if isinstance(exc, DBAPIError):
@@ -53,7 +64,8 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
     for error_type in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, _domain_error)
-    for error_type in (DBAPIError, OSError, TimeoutError, PoolTimeoutError):
-        app.add_exception_handler(error_type, _database_unavailable)
+    for connection_error in (DBAPIError, OSError, TimeoutError, PoolTimeoutError):
+        app.add_exception_handler(connection_error, _database_unavailable)

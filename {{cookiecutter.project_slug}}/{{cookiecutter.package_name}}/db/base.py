@@ -1,11 +1,11 @@
 """Declarative base, naming convention and the columns every model shares."""
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, func, true
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Deterministic constraint names, so Alembic can drop what it created.
 NAMING_CONVENTION = {
@@ -35,8 +35,11 @@ class BaseModel(TimestampMixin, Base):
     """Abstract base of the domain models: integer id, timestamps, active flag."""
 
     __abstract__ = True
-    # Fetch server-generated values (timestamps) with RETURNING: no lazy load in async code.
-    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # Fetch server-generated values (timestamps) with RETURNING: no lazy load in async code.
+        return {"eager_defaults": True}
 
     id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true(), sort_order=99)

@@ -14,9 +14,7 @@ if TYPE_CHECKING:
 class Post(BaseModel):
     __tablename__ = "posts"
 
-    author_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     published: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -22,9 +22,7 @@ role_permissions = Table(
     "role_permissions",
     Base.metadata,
     Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "permission_id", ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("permission_id", ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True),
 )
 
 
@@ -57,4 +55,3 @@ class Permission(BaseModel):
         passive_deletes=True,
         lazy="raise",
     )
-

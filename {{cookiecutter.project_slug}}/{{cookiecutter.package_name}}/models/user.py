@@ -55,9 +55,7 @@ class User(BaseModel):
 class UserProfile(BaseModel):
     __tablename__ = "user_profiles"
 
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), unique=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     avatar_url: Mapped[str | None] = mapped_column(String(500))
     website: Mapped[str | None] = mapped_column(String(200))
     location: Mapped[str | None] = mapped_column(String(100))

@@ -78,9 +78,7 @@ class UserRepository(Repository[User]):
         statement = (
             select(User)
             .where(User.id == id_)
-            .options(
-                selectinload(User.roles), selectinload(User.posts), selectinload(User.profile)
-            )
+            .options(selectinload(User.roles), selectinload(User.posts), selectinload(User.profile))
             # Refresh an instance the session already holds, so the loaders run.
             .execution_options(populate_existing=True)
         )

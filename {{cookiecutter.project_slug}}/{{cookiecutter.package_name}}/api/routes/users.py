@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
+from ...models import Post, User
 from ...schemas.common import NO_NUL, IdPath, Limit, Skip
 from ...schemas.post import PostCreate, PostRead
 from ...schemas.user import (
@@ -14,7 +15,6 @@ from ...schemas.user import (
     UserWithProfileCreate,
     UserWithProfileRead,
 )
-from ...models import Post, User
 from ..deps import UserReaderDep, UserServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 

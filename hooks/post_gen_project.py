@@ -1,0 +1,74 @@
+"""Remove the files of every feature switched off, then print the next steps.
+
+cruft runs this again on every update, so it must be idempotent and touch nothing
+outside the project directory (its working directory).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# Switch -> the paths (relative to the project root) that exist only for that feature.
+FEATURE_PATHS: dict[str, list[str]] = {
+    "use_docker": ["compose.yaml"],
+    "use_github_actions": [".github"],
+}
+
+
+def remove_disabled(context: Mapping[str, Any], root: Path) -> list[Path]:
+    """Delete the paths of every switch that is off; return what was deleted."""
+    removed: list[Path] = []
+    for switch, paths in FEATURE_PATHS.items():
+        if context[switch]:
+            continue
+        for relative in paths:
+            path = root / relative
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            else:
+                continue
+            removed.append(path)
+    return removed
+
+
+def next_steps(context: Mapping[str, Any], root: Path) -> str:
+    """The commands that take the new project from nothing to a running service."""
+    if context["use_docker"]:
+        database = "docker compose up -d"
+    else:
+        database = "# start PostgreSQL on localhost:5432 (user postgres), see README.md"
+    commands = [
+        f"cd {shlex.quote(str(root))}",
+        f"python{context['python_version']} -m venv .venv",
+        ". .venv/bin/activate",
+        "pip install -e '.[dev]'",
+        database,
+        "cp .env.example .env",
+        "alembic upgrade head",
+        "pytest",
+        f"uvicorn {context['package_name']}.main:app --reload",
+    ]
+    lines = [f"Created {context['project_name']}. Next steps:", ""]
+    lines += [f"    {command}" for command in commands]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    # cookiecutter renders this file before running it; a raw string keeps the JSON intact.
+    context = json.loads(r"""{{ cookiecutter | tojson }}""")
+    root = Path.cwd()
+    remove_disabled(context, root)
+    print(next_steps(context, root))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

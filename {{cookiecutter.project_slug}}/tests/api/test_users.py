@@ -1,0 +1,507 @@
+"""The users part of the HTTP contract, row by row, success and each error."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from {{ cookiecutter.package_name }}.models import Post, User, UserProfile
+from {{ cookiecutter.package_name }}.security import PasswordHasher
+from tests.factories import PASSWORD, make_post, make_role, make_user, user_payload
+
+USER_FIELDS = {
+    "id",
+    "username",
+    "email",
+    "full_name",
+    "bio",
+    "is_active",
+    "is_verified",
+    "created_at",
+    "updated_at",
+}
+
+
+async def count_users(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(User)) or 0
+
+
+# POST /users
+
+
+async def test_create_user_returns_the_user_without_password(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, hasher: PasswordHasher
+) -> None:
+    payload = user_payload(email="Mixed.Case@Example.COM")
+    response = await client.post(app.url_path_for("create_user"), json=payload)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == USER_FIELDS
+    assert body["username"] == payload["username"]
+    assert body["email"] == "mixed.case@example.com"
+    assert body["is_active"] is True
+    assert PASSWORD not in response.text
+    stored = await session.get(User, body["id"])
+    assert stored is not None
+    assert stored.hashed_password != PASSWORD
+    assert await hasher.verify(PASSWORD, stored.hashed_password)
+
+
+@pytest.mark.parametrize("field", ["username", "email"])
+async def test_duplicate_user_is_409_and_leaves_exactly_one_row(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, field: str
+) -> None:
+    first = user_payload()
+    assert (await client.post(app.url_path_for("create_user"), json=first)).status_code == 201
+    before = await count_users(session)
+
+    second = user_payload(**{field: first[field].upper() if field == "email" else first[field]})
+    response = await client.post(app.url_path_for("create_user"), json=second)
+
+    assert response.status_code == 409
+    assert field in response.json()["detail"]
+    assert await count_users(session) == before == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"password": "short"},
+        {"email": "not-an-email"},
+        {"username": "no spaces allowed"},
+        {"username": "ab"},
+        {"username": None},
+        {"full_name": "nul\x00byte"},
+        {"is_superuser": True},
+        {"email": "a" * 95 + "@example.com"},
+    ],
+    ids=lambda changes: next(iter(changes)),
+)
+async def test_invalid_user_is_422(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, changes: dict[str, Any]
+) -> None:
+    response = await client.post(app.url_path_for("create_user"), json=user_payload(**changes))
+
+    assert response.status_code == 422
+    assert await count_users(session) == 0
+
+
+async def test_validation_errors_do_not_echo_passwords(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.post(
+        app.url_path_for("create_user"), json=user_payload(password="hunter2")
+    )
+
+    assert response.status_code == 422
+    assert "hunter2" not in response.text
+
+
+async def test_missing_body_is_422(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.post(app.url_path_for("create_user"))
+    assert response.status_code == 422
+
+
+# POST /users/bulk
+
+
+async def test_bulk_create_inserts_every_user_in_one_statement(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    payloads = [user_payload() for _ in range(25)]
+    connection = await session.connection()
+    event.listen(connection.sync_connection, "before_cursor_execute", record)
+    try:
+        response = await client.post(app.url_path_for("create_users"), json=payloads)
+    finally:
+        event.remove(connection.sync_connection, "before_cursor_execute", record)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert [user["username"] for user in body] == [p["username"] for p in payloads]
+    assert [user["id"] for user in body] == sorted(user["id"] for user in body)
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO USERS")]
+    assert len(inserts) == 1
+    assert await count_users(session) == 25
+
+
+async def test_bulk_create_with_a_duplicate_creates_nothing(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    existing = await make_user(session)
+    payloads = [user_payload(), user_payload(username=existing.username), user_payload()]
+
+    response = await client.post(app.url_path_for("create_users"), json=payloads)
+
+    assert response.status_code == 409
+    assert await count_users(session) == 1
+
+
+@pytest.mark.parametrize("size", [0, 1001])
+async def test_bulk_create_size_is_limited(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, size: int
+) -> None:
+    payloads = [user_payload() for _ in range(size)]
+    response = await client.post(app.url_path_for("create_users"), json=payloads)
+    assert response.status_code == 422
+    assert await count_users(session) == 0
+
+
+async def test_bulk_create_rejects_one_invalid_user(client: AsyncClient, app: FastAPI) -> None:
+    payloads = [user_payload(), user_payload(email="nope")]
+    response = await client.post(app.url_path_for("create_users"), json=payloads)
+    assert response.status_code == 422
+
+
+# POST /users/with-profile
+
+
+async def test_create_user_with_profile(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    payload = {
+        "user": user_payload(),
+        "profile": {"location": "Lyon", "timezone": "Europe/Paris", "birth_date": "1990-05-17"},
+    }
+    response = await client.post(app.url_path_for("create_user_with_profile"), json=payload)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["username"] == payload["user"]["username"]
+    assert body["profile"]["location"] == "Lyon"
+    assert body["profile"]["timezone"] == "Europe/Paris"
+    assert body["profile"]["language"] == "en"
+    profile = await session.scalar(select(UserProfile).where(UserProfile.user_id == body["id"]))
+    assert profile is not None
+
+
+async def test_create_user_with_profile_conflict_writes_nothing(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    existing = await make_user(session)
+    payload = {"user": user_payload(email=existing.email), "profile": {"location": "Oslo"}}
+
+    response = await client.post(app.url_path_for("create_user_with_profile"), json=payload)
+
+    assert response.status_code == 409
+    assert await session.scalar(select(func.count()).select_from(UserProfile)) == 0
+
+
+@pytest.mark.parametrize(
+    "profile", [{"timezone": "Mars/Olympus"}, {"language": "english!"}, {"birth_date": "soon"}]
+)
+async def test_create_user_with_invalid_profile_is_422(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, profile: dict[str, str]
+) -> None:
+    payload = {"user": user_payload(), "profile": profile}
+    response = await client.post(app.url_path_for("create_user_with_profile"), json=payload)
+    assert response.status_code == 422
+    assert await count_users(session) == 0
+
+
+# GET /users
+
+
+async def test_list_users_is_ordered_by_id_and_paginated(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    users = [await make_user(session) for _ in range(5)]
+    ids = [user.id for user in users]
+
+    everything = await client.get(app.url_path_for("list_users"))
+    page = await client.get(app.url_path_for("list_users"), params={"skip": 1, "limit": 2})
+
+    assert everything.status_code == 200
+    assert [user["id"] for user in everything.json()] == ids
+    assert [user["id"] for user in page.json()] == ids[1:3]
+    assert all(set(user) == USER_FIELDS for user in everything.json())
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 101}, {"skip": -1}, {"limit": "many"}, {"skip": 2**40}]
+)
+async def test_list_users_rejects_bad_pagination(
+    client: AsyncClient, app: FastAPI, params: dict[str, Any]
+) -> None:
+    response = await client.get(app.url_path_for("list_users"), params=params)
+    assert response.status_code == 422
+
+
+# GET /users/search
+
+
+async def test_search_is_case_insensitive_over_username_email_and_full_name(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    by_username = await make_user(session, username="ZebraKeeper")
+    by_email = await make_user(session, email="zebra@example.com")
+    by_name = await make_user(session, full_name="Zed Zebra")
+    await make_user(session, username="horse")
+
+    response = await client.get(app.url_path_for("search_users"), params={"q": "zEBRA"})
+
+    assert response.status_code == 200
+    assert [user["id"] for user in response.json()] == [by_username.id, by_email.id, by_name.id]
+
+
+@pytest.mark.parametrize(("term", "expected"), [("%", "percent%off"), ("_", "under_score")])
+async def test_search_takes_wildcards_literally(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, term: str, expected: str
+) -> None:
+    await make_user(session, username="plainname", full_name="plain name")
+    await make_user(session, username=expected, full_name=None)
+
+    response = await client.get(app.url_path_for("search_users"), params={"q": term})
+
+    assert [user["username"] for user in response.json()] == [expected]
+
+
+@pytest.mark.parametrize("q", ["", "x" * 101, "a\x00b"])
+async def test_search_rejects_bad_terms(client: AsyncClient, app: FastAPI, q: str) -> None:
+    response = await client.get(app.url_path_for("search_users"), params={"q": q})
+    assert response.status_code == 422
+
+
+async def test_search_requires_a_term(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.get(app.url_path_for("search_users"))
+    assert response.status_code == 422
+
+
+# GET /users/stats
+
+
+async def test_statistics(client: AsyncClient, app: FastAPI, session: AsyncSession) -> None:
+    await make_user(session)
+    await make_user(session, is_active=False)
+    await make_user(session, created_at=datetime.now(UTC) - timedelta(days=45))
+
+    response = await client.get(app.url_path_for("user_statistics"))
+
+    assert response.status_code == 200
+    assert response.json() == {"total_users": 3, "active_users": 2, "new_users_30d": 2}
+
+
+# GET /users/post-counts
+
+
+async def test_post_counts(client: AsyncClient, app: FastAPI, session: AsyncSession) -> None:
+    writer = await make_user(session)
+    silent = await make_user(session)
+    for _ in range(3):
+        await make_post(session, writer)
+
+    response = await client.get(app.url_path_for("user_post_counts"))
+    page = await client.get(app.url_path_for("user_post_counts"), params={"skip": 1})
+
+    assert response.status_code == 200
+    assert response.json() == [
+        {"id": writer.id, "username": writer.username, "email": writer.email, "post_count": 3},
+        {"id": silent.id, "username": silent.username, "email": silent.email, "post_count": 0},
+    ]
+    assert [row["id"] for row in page.json()] == [silent.id]
+
+
+async def test_post_counts_rejects_bad_pagination(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.get(app.url_path_for("user_post_counts"), params={"limit": 0})
+    assert response.status_code == 422
+
+
+# GET /users/{id}
+
+
+async def test_get_user(client: AsyncClient, app: FastAPI, session: AsyncSession) -> None:
+    user = await make_user(session)
+    response = await client.get(app.url_path_for("get_user", user_id=str(user.id)))
+    assert response.status_code == 200
+    assert response.json()["username"] == user.username
+    assert set(response.json()) == USER_FIELDS
+
+
+async def test_get_missing_user_is_404(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.get(app.url_path_for("get_user", user_id="987654"))
+    assert response.status_code == 404
+    assert response.json() == {"detail": "user 987654 not found"}
+
+
+@pytest.mark.parametrize("user_id", ["0", "-3", "abc", str(2**31), str(10**30)])
+async def test_get_user_with_impossible_id_is_422(
+    client: AsyncClient, app: FastAPI, user_id: str
+) -> None:
+    response = await client.get(app.url_path_for("get_user", user_id=user_id))
+    assert response.status_code == 422
+
+
+# GET /users/{id}/details
+
+
+async def test_user_details_has_roles_posts_and_profile(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    payload = {"user": user_payload(), "profile": {"website": "https://example.com"}}
+    created = (await client.post(app.url_path_for("create_user_with_profile"), json=payload)).json()
+    user = await session.get(User, created["id"])
+    assert user is not None
+    role = await make_role(session, name="editor")
+    await client.put(app.url_path_for("assign_role", user_id=str(user.id), role_name=role.name))
+    post = await make_post(session, user, title="Hello")
+
+    response = await client.get(app.url_path_for("get_user_details", user_id=str(user.id)))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["name"] for r in body["roles"]] == ["editor"]
+    assert [(p["id"], p["title"]) for p in body["posts"]] == [(post.id, "Hello")]
+    assert body["profile"]["website"] == "https://example.com"
+    assert "hashed_password" not in body
+
+
+async def test_user_details_without_profile(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    response = await client.get(app.url_path_for("get_user_details", user_id=str(user.id)))
+    assert response.status_code == 200
+    assert response.json()["profile"] is None
+    assert response.json()["roles"] == response.json()["posts"] == []
+
+
+async def test_user_details_of_missing_user_is_404(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.get(app.url_path_for("get_user_details", user_id="987654"))
+    assert response.status_code == 404
+
+
+# PATCH /users/{id}
+
+
+async def test_update_user(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, hasher: PasswordHasher
+) -> None:
+    user = await make_user(session)
+    changes = {"full_name": "New Name", "bio": "likes tea", "password": "another password"}
+
+    response = await client.patch(
+        app.url_path_for("update_user", user_id=str(user.id)), json=changes
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["full_name"] == "New Name"
+    assert response.json()["bio"] == "likes tea"
+    assert response.json()["username"] == user.username
+    await session.refresh(user)
+    assert await hasher.verify("another password", user.hashed_password)
+
+
+async def test_update_user_can_clear_optional_fields(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user = await make_user(session, bio="something")
+    response = await client.patch(
+        app.url_path_for("update_user", user_id=str(user.id)), json={"bio": None}
+    )
+    assert response.status_code == 200
+    assert response.json()["bio"] is None
+
+
+async def test_update_missing_user_is_404(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.patch(
+        app.url_path_for("update_user", user_id="987654"), json={"bio": "x"}
+    )
+    assert response.status_code == 404
+
+
+async def test_update_to_taken_username_is_409(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    taken = (await make_user(session)).username
+    user = await make_user(session)
+    original = user.username
+
+    response = await client.patch(
+        app.url_path_for("update_user", user_id=str(user.id)), json={"username": taken}
+    )
+
+    assert response.status_code == 409
+    await session.refresh(user)
+    assert user.username == original
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"username": None}, {"email": None}, {"is_active": None}, {"password": "short"}, {"id": 5}],
+)
+async def test_invalid_update_is_422(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, changes: dict[str, Any]
+) -> None:
+    user = await make_user(session)
+    response = await client.patch(
+        app.url_path_for("update_user", user_id=str(user.id)), json=changes
+    )
+    assert response.status_code == 422
+
+
+# DELETE /users/{id}
+
+
+async def test_delete_user_removes_the_user_and_their_posts(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    await make_post(session, user)
+    user_id = user.id
+
+    response = await client.delete(app.url_path_for("delete_user", user_id=str(user_id)))
+
+    assert response.status_code == 204
+    assert response.content == b""
+    session.expunge_all()
+    assert await session.get(User, user_id) is None
+    assert await session.scalar(select(func.count()).where(Post.author_id == user_id)) == 0
+    again = await client.get(app.url_path_for("get_user", user_id=str(user_id)))
+    assert again.status_code == 404
+
+
+async def test_delete_missing_user_is_404(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.delete(app.url_path_for("delete_user", user_id="987654"))
+    assert response.status_code == 404
+
+
+# POST /users/{id}/posts
+
+
+async def test_create_post(client: AsyncClient, app: FastAPI, session: AsyncSession) -> None:
+    user = await make_user(session)
+    response = await client.post(
+        app.url_path_for("create_post", user_id=str(user.id)),
+        json={"title": "First", "body": "Hello", "published": True},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["author_id"], body["title"], body["published"]) == (user.id, "First", True)
+
+
+async def test_create_post_for_missing_user_is_404(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.post(
+        app.url_path_for("create_post", user_id="987654"), json={"title": "t", "body": "b"}
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "payload", [{"title": "", "body": "b"}, {"title": "t"}, {"title": "t", "body": None}]
+)
+async def test_invalid_post_is_422(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, payload: dict[str, Any]
+) -> None:
+    user = await make_user(session)
+    response = await client.post(
+        app.url_path_for("create_post", user_id=str(user.id)), json=payload
+    )
+    assert response.status_code == 422

@@ -1,0 +1,143 @@
+"""Test fixtures on a real PostgreSQL server.
+
+The tests make a database of their own on the server `DATABASE_URL` names, migrate it
+with Alembic once, and drop it at the end. Each test runs inside a transaction that is
+rolled back afterwards; the code under test commits to savepoints inside it.
+"""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import URL, Connection, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from {{ cookiecutter.package_name }}.api.deps import get_read_session, get_session
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.security import PasswordHasher
+from {{ cookiecutter.package_name }}.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(connection: Connection) -> Config:
+    """Alembic configured to run on an open connection (env.py picks it up)."""
+    config = Config(PROJECT_ROOT / "alembic.ini")
+    config.attributes["connection"] = connection
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def settings_for(url: URL) -> Settings:
+    """Settings for a test app on `url`; cheap password hashing keeps tests fast."""
+    return Settings(
+        database_url=url.render_as_string(hide_password=False),
+        password_hash_time_cost=1,
+        password_hash_memory_cost=1024,
+    )
+
+
+class DatabaseServer:
+    """Creates and drops databases on the server that DATABASE_URL names."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self._admin = create_async_engine(
+            url.set(database="postgres"), isolation_level="AUTOCOMMIT"
+        )
+
+    async def create(self, prefix: str) -> URL:
+        name = f"{prefix}_{uuid4().hex[:12]}"
+        async with self._admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        return self.url.set(database=name)
+
+    async def drop(self, url: URL) -> None:
+        async with self._admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+
+    async def close(self) -> None:
+        await self._admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def server() -> AsyncIterator[DatabaseServer]:
+    server = DatabaseServer(Settings().primary_url)
+    yield server
+    await server.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server: DatabaseServer) -> AsyncIterator[URL]:
+    """A fresh database migrated to head with Alembic, dropped after the run."""
+    url = await server.create("test_{{ cookiecutter.package_name }}")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+        yield url
+    finally:
+        await engine.dispose()
+        await server.drop(url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: URL) -> Settings:
+    return settings_for(database_url)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: URL) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose commits only release savepoints; everything is undone afterwards."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
+    # ASGITransport does not run the lifespan; run it here, once.
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
+    """An HTTP client whose requests all use the test's session."""
+
+    async def test_session() -> AsyncIterator[AsyncSession]:
+        yield session
+
+    app.dependency_overrides[get_session] = test_session
+    app.dependency_overrides[get_read_session] = test_session
+    transport = ASGITransport(app=app)
+    try:
+        async with AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+    finally:
+        app.dependency_overrides.clear()
+
+
+@pytest.fixture(scope="session")
+def hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher.from_settings(settings)

@@ -1,0 +1,69 @@
+"""/health, and what every endpoint answers while the database is down."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import make_url
+
+from {{ cookiecutter.package_name }}.main import create_app
+from tests.conftest import settings_for
+from tests.factories import user_payload
+
+# Nothing listens on port 1: connections are refused at once.
+UNREACHABLE = make_url("postgresql+asyncpg://app:s3cret-pw@127.0.0.1:1/nowhere")
+
+
+async def test_health_ok(app: FastAPI) -> None:
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        response = await client.get(app.url_path_for("health"))
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"primary": "ok"}}
+
+
+@pytest.fixture
+async def down_client() -> AsyncIterator[AsyncClient]:
+    """A client of an app whose database cannot be reached (the app still starts)."""
+    app = create_app(settings_for(UNREACHABLE))
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+async def test_health_is_503_when_the_database_is_down(
+    down_client: AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await down_client.get("/health")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "checks": {"primary": "unreachable"}}
+    assert "s3cret-pw" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/users", None),
+        ("GET", "/users/1", None),
+        ("GET", "/users/stats", None),
+        ("POST", "/users", user_payload()),
+        ("DELETE", "/users/1", None),
+        ("POST", "/roles", {"name": "admin"}),
+    ],
+)
+async def test_endpoints_answer_503_when_the_database_is_down(
+    down_client: AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    body: object,
+) -> None:
+    response = await down_client.request(method, path, json=body)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "database unavailable"}
+    assert "s3cret-pw" not in caplog.text + response.text
