@@ -1,0 +1,156 @@
+"""The contract over real HTTP: uvicorn serving the app on a database of its own."""
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from alembic import command
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import PROJECT_ROOT, DatabaseServer, alembic_config
+from tests.factories import user_payload
+
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+async def base_url(server: DatabaseServer) -> AsyncIterator[str]:
+    url = await server.create("server_{{ cookiecutter.package_name }}")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+    await engine.dispose()
+    port = free_port()
+    env = os.environ | {
+        "DATABASE_URL": url.render_as_string(hide_password=False),
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_COST": "1024",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "{{ cookiecutter.package_name }}.main:app",
+        "--port",
+        str(port),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as client:
+            for _ in range(STARTUP_SECONDS * 10):
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("uvicorn did not start")
+        yield base
+    finally:
+        process.terminate()
+        await process.wait()
+        await server.drop(url)
+
+
+async def test_every_contract_row_over_http(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+
+        async def call(method: str, path: str, expected: int, body: object = None) -> object:
+            response = await http.request(method, path, json=body)
+            assert response.status_code == expected, (method, path, response.text)
+            return response.json() if response.content else None
+
+        assert await call("GET", "/health", 200) == {"status": "ok", "checks": {"primary": "ok"}}
+        alice = user_payload()
+        user = await call("POST", "/users", 201, alice)
+        assert isinstance(user, dict)
+        uid = user["id"]
+        await call("POST", "/users", 409, alice)
+        await call("POST", "/users", 422, user_payload(password="short"))
+        bulk = await call("POST", "/users/bulk", 201, [user_payload(), user_payload()])
+        assert isinstance(bulk, list)
+        assert len(bulk) == 2
+        await call("POST", "/users/bulk", 409, [user_payload(), alice])
+        await call("POST", "/users/bulk", 422, [])
+        await call(
+            "POST",
+            "/users/with-profile",
+            201,
+            {"user": user_payload(), "profile": {"location": "Rome"}},
+        )
+        await call("POST", "/users/with-profile", 409, {"user": alice, "profile": {}})
+        await call("POST", "/users/with-profile", 422, {"user": user_payload()})
+        listed = await call("GET", "/users?skip=0&limit=2", 200)
+        assert isinstance(listed, list)
+        assert [u["id"] for u in listed] == sorted(u["id"] for u in listed)
+        await call("GET", "/users?limit=101", 422)
+        found = await call("GET", f"/users/search?q={alice['username'].upper()}", 200)
+        assert isinstance(found, list)
+        assert [u["id"] for u in found] == [uid]
+        await call("GET", "/users/search?q=", 422)
+        assert await call("GET", "/users/stats", 200) == {
+            "total_users": 4,
+            "active_users": 4,
+            "new_users_30d": 4,
+        }
+        await call("POST", f"/users/{uid}/posts", 201, {"title": "Hi", "body": "there"})
+        await call("POST", "/users/999999/posts", 404, {"title": "Hi", "body": "there"})
+        await call("POST", f"/users/{uid}/posts", 422, {"title": ""})
+        counts = await call("GET", "/users/post-counts", 200)
+        assert isinstance(counts, list)
+        assert counts[0] == {
+            "id": uid,
+            "username": alice["username"],
+            "email": alice["email"],
+            "post_count": 1,
+        }
+        await call("GET", f"/users/{uid}", 200)
+        await call("GET", "/users/999999", 404)
+        await call("POST", "/roles", 201, {"name": "admin"})
+        await call("POST", "/roles", 409, {"name": "admin"})
+        await call("PUT", f"/users/{uid}/roles/admin", 204)
+        await call("PUT", "/users/999999/roles/admin", 404)
+        members = await call("GET", "/roles/admin/users", 200)
+        assert isinstance(members, list)
+        assert [u["id"] for u in members] == [uid]
+        await call("GET", "/roles/nobody/users", 404)
+        details = await call("GET", f"/users/{uid}/details", 200)
+        assert isinstance(details, dict)
+        assert [r["name"] for r in details["roles"]] == ["admin"]
+        assert len(details["posts"]) == 1
+        await call("GET", "/users/999999/details", 404)
+        patched = await call("PATCH", f"/users/{uid}", 200, {"full_name": "Alice A."})
+        assert isinstance(patched, dict)
+        assert patched["full_name"] == "Alice A."
+        await call("PATCH", f"/users/{uid}", 409, {"username": bulk[0]["username"]})
+        await call("PATCH", f"/users/{uid}", 422, {"email": "nope"})
+        await call("PATCH", "/users/999999", 404, {"bio": "x"})
+        await call("DELETE", f"/users/{uid}", 204)
+        await call("DELETE", f"/users/{uid}", 404)
+        await call("GET", f"/users/{uid}", 404)
+
+        spec = await call("GET", "/openapi.json", 200)
+        assert isinstance(spec, dict)
+        assert set(spec["paths"]["/users/{user_id}"]["patch"]["responses"]) >= {
+            "200",
+            "404",
+            "409",
+            "422",
+            "503",
+        }
