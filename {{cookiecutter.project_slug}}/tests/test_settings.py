@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.db.engine import connect_args
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, get_settings
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,20 @@ def test_out_of_range_settings_are_rejected(name: str, value: object) -> None:
 def test_ssl_mode_reaches_the_driver() -> None:
     assert connect_args(Settings(db_ssl_mode="require"))["ssl"] == "require"
     assert "ssl" not in connect_args(Settings())
+
+
+def test_bad_environment_gives_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://app:topsecret@host/db")
+    monkeypatch.setenv("DB_POOL_SIZE", "none")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as error:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+
+    message = str(error.value)
+    assert "\n" not in message
+    assert "DATABASE_URL: scheme 'mysql' is not a PostgreSQL scheme" in message
+    assert "DB_POOL_SIZE" in message
+    assert "topsecret" not in message

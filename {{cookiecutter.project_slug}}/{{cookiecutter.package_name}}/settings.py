@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -69,6 +69,23 @@ class Settings(BaseSettings):
         return to_async_url(explicit.get_secret_value())
 
 
+class SettingsError(Exception):
+    """The environment holds a setting that cannot be used; the message is one line."""
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming each bad variable and why (never its value)."""
+    problems = [
+        f"{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg'].removeprefix('Value error, ')}"
+        for e in error.errors()
+    ]
+    return "invalid settings: " + "; ".join(problems)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment, read once."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe(error)) from None
