@@ -75,10 +75,10 @@ class SettingsError(Exception):
 
 def describe(error: ValidationError) -> str:
     """One line naming each bad variable and why (never its value)."""
-    problems = [
-        f"{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg'].removeprefix('Value error, ')}"
-        for e in error.errors()
-    ]
+    problems = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"]).upper()
+        problems.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")
     return "invalid settings: " + "; ".join(problems)
 
 
