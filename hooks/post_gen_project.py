@@ -44,14 +44,14 @@ def next_steps(context: Mapping[str, Any], root: Path) -> str:
     if context["use_docker"]:
         database = "docker compose up -d"
     else:
-        database = "# start PostgreSQL on localhost:5432 (user postgres), see README.md"
+        database = "# start PostgreSQL and point DATABASE_URL in .env at it (see README.md)"
     commands = [
         f"cd {shlex.quote(str(root))}",
         f"python{context['python_version']} -m venv .venv",
         ". .venv/bin/activate",
         "pip install -e '.[dev]'",
-        database,
         "cp .env.example .env",
+        database,
         "alembic upgrade head",
         "pytest",
         f"uvicorn {context['package_name']}.main:app --reload",

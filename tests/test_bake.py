@@ -26,7 +26,10 @@ TEMPLATE_RESIDUE = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.\w")
 
 
 def combination_id(switches: dict[str, bool]) -> str:
-    return ",".join(f"{name.removeprefix('use_')}={value}" for name, value in switches.items())
+    return "-".join(
+        f"{name.removeprefix('use_')}_{'on' if value else 'off'}"
+        for name, value in switches.items()
+    )
 
 
 def text_files(root: Path) -> dict[Path, str]:
@@ -99,12 +102,15 @@ def test_no_blank_line_debris(baked: tuple[dict[str, bool], Path]) -> None:
 def test_feature_paths_follow_switches(baked: tuple[dict[str, bool], Path]) -> None:
     switches, project = baked
     expected = {
-        relative: switches[switch]
-        for switch, paths in FEATURE_PATHS.items()
-        for relative in paths
+        relative: switches[switch] for switch, paths in FEATURE_PATHS.items() for relative in paths
     }
     actual = {relative: (project / relative).exists() for relative in expected}
     assert actual == expected
+
+
+def test_files_named_in_next_steps_exist(baked: tuple[dict[str, bool], Path]) -> None:
+    _, project = baked
+    assert (project / ".env.example").is_file()  # cp .env.example .env
 
 
 def test_ruff_check(baked: tuple[dict[str, bool], Path]) -> None:
@@ -126,6 +132,26 @@ def test_requires_python_follows_python_version(cookies: Any, python_version: st
 
     pyproject = tomllib.loads((result.project_path / "pyproject.toml").read_text("utf-8"))
     assert pyproject["project"]["requires-python"] == f">={python_version}"
+
+
+@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+def test_ruff_check_for_each_python_version(cookies: Any, python_version: str) -> None:
+    # ruff's target follows python_version, and some rules (UP) depend on the target.
+    result = cookies.bake(extra_context={"python_version": python_version})
+    assert result.exit_code == 0, result.exception
+
+    check = run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], result.project_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_awkward_text_survives_the_hooks(cookies: Any) -> None:
+    # The hooks receive the answers as JSON inside a raw string literal.
+    description = 'Say "hi", """twice""", a backslash \\ and <&>'
+    result = cookies.bake(extra_context={"description": description})
+    assert result.exit_code == 0, result.exception
+
+    pyproject = tomllib.loads((result.project_path / "pyproject.toml").read_text("utf-8"))
+    assert pyproject["project"]["description"] == description
 
 
 def run_cookiecutter(

@@ -93,8 +93,12 @@ GOOD_ANSWERS: list[tuple[str, Any]] = [
     ("description", ""),
     ("author_email", "first.last+tag@mail.example.co.uk"),
     *[("python_version", version) for version in PYTHON_VERSIONS],
-    *[(switch, value) for switch in SWITCHES for value in (True, False)
-      if not (value and switch in PLANNED_SWITCHES)],
+    *[
+        (switch, value)
+        for switch in SWITCHES
+        for value in (True, False)
+        if not (value and switch in PLANNED_SWITCHES)
+    ],
 ]
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Sequence
+from typing import Self
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -14,7 +15,7 @@ class PasswordHasher:
         self._hash = PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_cost),))
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "PasswordHasher":
+    def from_settings(cls, settings: Settings) -> Self:
         return cls(
             time_cost=settings.password_hash_time_cost,
             memory_cost=settings.password_hash_memory_cost,

@@ -1,6 +1,7 @@
 """The engines and session factories of a running app."""
 
 from dataclasses import dataclass
+from typing import Self
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -24,7 +25,7 @@ class Database:
     read_sessionmaker: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Database":
+    def from_settings(cls, settings: Settings) -> Self:
         engine = create_engine(settings.primary_url, settings)
         sessionmaker = create_sessionmaker(engine)
         return cls(engine=engine, sessionmaker=sessionmaker, read_sessionmaker=sessionmaker)

@@ -1,0 +1,113 @@
+"""Install a baked project into a fresh venv and run its tooling against PostgreSQL.
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), Redis on 127.0.0.1:6379
+for the project's own tests, and network access to the package index.
+"""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
+
+# Creating and dropping the scratch database uses the project's own asyncpg.
+ADMIN_SCRIPT = """
+import asyncio, sys
+import asyncpg
+
+async def main() -> None:
+    connection = await asyncpg.connect(sys.argv[1])
+    try:
+        await connection.execute(sys.argv[2])
+    finally:
+        await connection.close()
+
+asyncio.run(main())
+"""
+
+
+@dataclass(frozen=True)
+class Project:
+    path: Path
+    python: Path
+    env: dict[str, str]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `python -m <args>` with the project's venv, in the project directory."""
+        return subprocess.run(
+            [str(self.python), "-m", *args],
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=1800,
+        )
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return f"$ {' '.join(result.args)}\n{result.stdout}\n{result.stderr}"
+
+
+def admin_sql(python: Path, statement: str) -> None:
+    result = subprocess.run(
+        [str(python), "-c", ADMIN_SCRIPT, f"{SERVER_URL}/postgres", statement],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, output(result)
+
+
+@pytest.fixture(scope="module")
+def project(cookies_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """The default project, installed with `pip install -e '.[dev]'` into its own venv."""
+    result = cookies_session.bake()
+    assert result.exit_code == 0, result.exception
+    path: Path = result.project_path
+
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    install = Project(path, python, env).run("pip", "install", "-e", ".[dev]")
+    assert install.returncode == 0, output(install)
+
+    database = f"template_it_{uuid4().hex[:12]}"
+    admin_sql(python, f'CREATE DATABASE "{database}"')
+    env["DATABASE_URL"] = f"{SERVER_URL}/{database}"
+    try:
+        yield Project(path, python, env)
+    finally:
+        admin_sql(python, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+# In this order on one database: the migrations go up, down and up again, then match the models.
+STEPS = [
+    pytest.param(("alembic", "upgrade", "head"), id="alembic-upgrade"),
+    pytest.param(("alembic", "downgrade", "base"), id="alembic-downgrade"),
+    pytest.param(("alembic", "upgrade", "head"), id="alembic-upgrade-again"),
+    pytest.param(("alembic", "check"), id="alembic-check"),
+    pytest.param(("ruff", "check", "."), id="ruff-check"),
+    pytest.param(("ruff", "format", "--check", "."), id="ruff-format"),
+    pytest.param(("mypy", "--strict", "."), id="mypy"),
+    pytest.param(("pytest", "-q"), id="pytest"),
+]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_step(project: Project, step: tuple[str, ...]) -> None:
+    result = project.run(*step)
+    assert result.returncode == 0, output(result)
