@@ -9,11 +9,12 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import Connection, pool
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from {{ cookiecutter.package_name }}.db.engine import connect_args
 from {{ cookiecutter.package_name }}.models import Base
-from {{ cookiecutter.package_name }}.settings import get_settings
+from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, get_settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -23,10 +24,17 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as error:
+        raise SystemExit(f"alembic: {error}") from None
+
+
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of running it (`alembic upgrade head --sql`)."""
     context.configure(
-        url=get_settings().primary_url.render_as_string(hide_password=False),
+        url=settings().primary_url.render_as_string(hide_password=False),
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
@@ -42,12 +50,17 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    settings = get_settings()
-    engine = create_async_engine(
-        settings.primary_url, poolclass=pool.NullPool, connect_args=connect_args(settings)
-    )
+    active = settings()
+    url = active.primary_url
+    engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_args(active))
     try:
-        async with engine.connect() as connection:
+        try:
+            connection = await engine.connect()
+        except (OSError, TimeoutError, DBAPIError) as error:
+            # One line, password masked, instead of a driver traceback.
+            reason = getattr(error, "orig", None) or error
+            raise SystemExit(f"alembic: cannot connect to {url}: {reason}") from None
+        async with connection:
             await connection.run_sync(do_run_migrations)
     finally:
         await engine.dispose()
