@@ -14,20 +14,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-# Switch -> the paths (relative to the project root) that exist only for that feature.
+# Switch -> the paths (relative to the project root) that exist only for that feature;
+# `{package_name}` stands for the answer of that name.
 FEATURE_PATHS: dict[str, list[str]] = {
+    "use_soft_delete": ["{package_name}/db/soft_delete.py", "tests/test_soft_delete.py"],
     "use_docker": ["compose.yaml"],
     "use_github_actions": [".github"],
 }
 
 
+def feature_paths(context: Mapping[str, Any], switch: str) -> list[str]:
+    """The paths of one feature, with the answers filled in."""
+    return [path.format(package_name=context["package_name"]) for path in FEATURE_PATHS[switch]]
+
+
 def remove_disabled(context: Mapping[str, Any], root: Path) -> list[Path]:
     """Delete the paths of every switch that is off; return what was deleted."""
     removed: list[Path] = []
-    for switch, paths in FEATURE_PATHS.items():
+    for switch in FEATURE_PATHS:
         if context[switch]:
             continue
-        for relative in paths:
+        for relative in feature_paths(context, switch):
             path = root / relative
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hooks.post_gen_project import FEATURE_PATHS
+from hooks.post_gen_project import FEATURE_PATHS, feature_paths
 from hooks.pre_gen_project import PLANNED_SWITCHES, PYTHON_VERSIONS, SWITCHES
 
 # Every switch that can be turned on today, and every combination of them.
@@ -101,8 +101,11 @@ def test_no_blank_line_debris(baked: tuple[dict[str, bool], Path]) -> None:
 
 def test_feature_paths_follow_switches(baked: tuple[dict[str, bool], Path]) -> None:
     switches, project = baked
+    answers = {"package_name": project.name.replace("-", "_")}
     expected = {
-        relative: switches[switch] for switch, paths in FEATURE_PATHS.items() for relative in paths
+        relative: switches[switch]
+        for switch in FEATURE_PATHS
+        for relative in feature_paths(answers, switch)
     }
     actual = {relative: (project / relative).exists() for relative in expected}
     assert actual == expected

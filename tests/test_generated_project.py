@@ -4,6 +4,7 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), Redis on 127.0.0
 for the project's own tests, and network access to the package index.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,16 @@ from uuid import uuid4
 
 import pytest
 
+from hooks.pre_gen_project import PLANNED_SWITCHES, SWITCHES
+
 pytestmark = pytest.mark.integration
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_SWITCHES = {
+    name: value
+    for name, value in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()).items()
+    if name in SWITCHES
+}
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 
@@ -69,19 +79,43 @@ def admin_sql(python: Path, statement: str) -> None:
     assert result.returncode == 0, output(result)
 
 
-@pytest.fixture(scope="module")
-def project(cookies_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    """The default project, installed with `pip install -e '.[dev]'` into its own venv."""
-    result = cookies_session.bake()
-    assert result.exit_code == 0, result.exception
-    path: Path = result.project_path
+# Switch settings the integration tier runs, each on top of the default answers: the
+# defaults, every available feature on its own, and all of them together.
+INTEGRATION_CONTEXTS = [
+    pytest.param({}, id="defaults"),
+    *[
+        pytest.param({switch: True}, id=switch)
+        for switch in SWITCHES
+        if switch not in PLANNED_SWITCHES and not DEFAULT_SWITCHES[switch]
+    ],
+]
+if len(INTEGRATION_CONTEXTS) > 2:
+    INTEGRATION_CONTEXTS.append(
+        pytest.param({s: True for s in SWITCHES if s not in PLANNED_SWITCHES}, id="all-features")
+    )
 
+
+@pytest.fixture(scope="session")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """One virtualenv for every baked project; each installs itself into it in turn."""
     venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
     env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return venv / "bin" / "python", env
+
+
+@pytest.fixture(scope="module", params=INTEGRATION_CONTEXTS)
+def project(
+    request: pytest.FixtureRequest, cookies_session: Any, venv: tuple[Path, dict[str, str]]
+) -> Iterator[Project]:
+    """A baked project installed with `pip install -e '.[dev]'`, with a scratch database."""
+    result = cookies_session.bake(extra_context=request.param)
+    assert result.exit_code == 0, result.exception
+    path: Path = result.project_path
+    python, base_env = venv
+    env = dict(base_env)
     install = Project(path, python, env).run("pip", "install", "-e", ".[dev]")
     assert install.returncode == 0, output(install)
 

@@ -132,7 +132,7 @@ def test_feature_paths_belong_to_switches_and_stay_inside_the_project() -> None:
 @pytest.fixture
 def fake_feature_paths(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """A map with a file, a directory and a nested path, independent of the real one."""
-    paths = {"use_a": ["a.txt", "a_dir"], "use_b": ["nested/b.txt"]}
+    paths = {"use_a": ["a.txt", "a_dir"], "use_b": ["{package_name}/b.txt"]}
     monkeypatch.setattr(post_gen_project, "FEATURE_PATHS", paths)
     return paths
 
@@ -167,7 +167,7 @@ def test_remove_disabled_removes_exactly_the_mapped_paths(
     make_project(tmp_path)
     before = tree(tmp_path)
 
-    removed = remove_disabled(switches, tmp_path)
+    removed = remove_disabled({**switches, "package_name": "nested"}, tmp_path)
 
     assert {path.relative_to(tmp_path).as_posix() for path in removed} == expected_removed
     gone = {
@@ -181,7 +181,7 @@ def test_remove_disabled_removes_exactly_the_mapped_paths(
 @pytest.mark.usefixtures("fake_feature_paths")
 def test_remove_disabled_is_idempotent(tmp_path: Path) -> None:
     make_project(tmp_path)
-    switches = {"use_a": False, "use_b": False}
+    switches = {"use_a": False, "use_b": False, "package_name": "nested"}
     remove_disabled(switches, tmp_path)
     after_first = tree(tmp_path)
 
@@ -190,7 +190,7 @@ def test_remove_disabled_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_remove_disabled_on_the_real_map_tolerates_missing_paths(tmp_path: Path) -> None:
-    all_off = dict.fromkeys(FEATURE_PATHS, False)
+    all_off = {**dict.fromkeys(FEATURE_PATHS, False), "package_name": "pkg"}
     assert remove_disabled(all_off, tmp_path) == []
     assert tree(tmp_path) == set()
 

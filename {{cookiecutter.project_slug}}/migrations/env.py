@@ -60,8 +60,10 @@ async def run_async_migrations() -> None:
             # One line, password masked, instead of a driver traceback.
             reason = getattr(error, "orig", None) or error
             raise SystemExit(f"alembic: cannot connect to {url}: {reason}") from None
-        async with connection:
+        try:
             await connection.run_sync(do_run_migrations)
+        finally:
+            await connection.close()
     finally:
         await engine.dispose()
 

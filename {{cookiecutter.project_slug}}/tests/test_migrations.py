@@ -16,14 +16,30 @@ from tests.conftest import PROJECT_ROOT, DatabaseServer, alembic_config
 
 
 @pytest.fixture
-async def empty_engine(server: DatabaseServer) -> AsyncIterator[AsyncEngine]:
-    url: URL = await server.create("migrations_{{ cookiecutter.package_name }}")
-    engine = create_async_engine(url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        await server.drop(url)
+async def empty_url(server: DatabaseServer) -> AsyncIterator[URL]:
+    url = await server.create("migrations_{{ cookiecutter.package_name }}")
+    yield url
+    await server.drop(url)
+
+
+@pytest.fixture
+async def empty_engine(empty_url: URL) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(empty_url)
+    yield engine
+    await engine.dispose()
+
+
+def alembic_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    """`alembic <args>` as a user runs it, with DATABASE_URL set."""
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=PROJECT_ROOT,
+        env=os.environ | {"DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 async def table_names(engine: AsyncEngine) -> set[str]:
@@ -53,6 +69,13 @@ async def test_upgrade_downgrade_upgrade_without_drift(empty_engine: AsyncEngine
     await check(empty_engine)
 
 
+def test_alembic_command_line_upgrades_and_finds_no_drift(empty_url: URL) -> None:
+    database_url = empty_url.render_as_string(hide_password=False)
+    for args in [("upgrade", "head"), ("downgrade", "base"), ("upgrade", "head"), ("check",)]:
+        result = alembic_cli(*args, database_url=database_url)
+        assert result.returncode == 0, result.stderr
+
+
 async def test_drift_is_detected(empty_engine: AsyncEngine) -> None:
     await migrate(empty_engine, "upgrade", "head")
     async with empty_engine.begin() as connection:
@@ -70,15 +93,7 @@ async def test_drift_is_detected(empty_engine: AsyncEngine) -> None:
     ],
 )
 def test_alembic_reports_a_bad_database_in_one_line(database_url: str, expected: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=PROJECT_ROOT,
-        env=os.environ | {"DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = alembic_cli("upgrade", "head", database_url=database_url)
 
     assert result.returncode == 1
     assert result.stderr.strip().startswith(expected)

@@ -144,6 +144,14 @@ async def test_every_contract_row_over_http(base_url: str) -> None:
         await call("DELETE", f"/users/{uid}", 204)
         await call("DELETE", f"/users/{uid}", 404)
         await call("GET", f"/users/{uid}", 404)
+{% if cookiecutter.use_soft_delete %}
+        await call("POST", f"/users/{uid}/restore", 200)
+        await call("GET", f"/users/{uid}", 200)
+        await call("POST", "/users/999999/restore", 404)
+        await call("DELETE", f"/users/{uid}", 204)
+        await call("POST", "/users", 201, alice)
+        await call("POST", f"/users/{uid}/restore", 409)
+{% endif %}
 
         spec = await call("GET", "/openapi.json", 200)
         assert isinstance(spec, dict)

@@ -9,7 +9,7 @@ from httpx import AsyncClient
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from {{ cookiecutter.package_name }}.models import Post, User, UserProfile
+from {{ cookiecutter.package_name }}.models import {% if not cookiecutter.use_soft_delete %}Post, {% endif %}User, UserProfile
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from tests.factories import PASSWORD, make_post, make_role, make_user, user_payload
 
@@ -450,7 +450,23 @@ async def test_invalid_update_is_422(
 # DELETE /users/{id}
 
 
-async def test_delete_user_removes_the_user_and_their_posts(
+async def test_deleted_user_is_gone(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user_id = str((await make_user(session)).id)
+
+    response = await client.delete(app.url_path_for("delete_user", user_id=user_id))
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert (await client.get(app.url_path_for("get_user", user_id=user_id))).status_code == 404
+    assert (
+        await client.delete(app.url_path_for("delete_user", user_id=user_id))
+    ).status_code == 404
+
+
+{% if not cookiecutter.use_soft_delete %}
+async def test_delete_user_removes_the_row_and_their_posts(
     client: AsyncClient, app: FastAPI, session: AsyncSession
 ) -> None:
     user = await make_user(session)
@@ -460,14 +476,12 @@ async def test_delete_user_removes_the_user_and_their_posts(
     response = await client.delete(app.url_path_for("delete_user", user_id=str(user_id)))
 
     assert response.status_code == 204
-    assert response.content == b""
     session.expunge_all()
     assert await session.get(User, user_id) is None
     assert await session.scalar(select(func.count()).where(Post.author_id == user_id)) == 0
-    again = await client.get(app.url_path_for("get_user", user_id=str(user_id)))
-    assert again.status_code == 404
 
 
+{% endif %}
 async def test_delete_missing_user_is_404(client: AsyncClient, app: FastAPI) -> None:
     response = await client.delete(app.url_path_for("delete_user", user_id="987654"))
     assert response.status_code == 404

@@ -3,21 +3,32 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text, false
+from sqlalchemy import Date, DateTime, ForeignKey, String, Text{% if not cookiecutter.use_soft_delete %}, UniqueConstraint{% endif %}, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db.base import BaseModel
+{% if cookiecutter.use_soft_delete %}
+from ..db.soft_delete import SoftDeleteMixin, unique_among_live
+{% endif %}
 
 if TYPE_CHECKING:
     from .post import Post
     from .role import Role
 
 
+{% if cookiecutter.use_soft_delete %}
+class User(SoftDeleteMixin, BaseModel):
+    __tablename__ = "users"
+    # Unique among live users only: a deleted user's name and email can be taken again.
+    __table_args__ = (unique_among_live("users", "username"), unique_among_live("users", "email"))
+{% else %}
 class User(BaseModel):
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("username"), UniqueConstraint("email"))
+{% endif %}
 
-    username: Mapped[str] = mapped_column(String(50), unique=True)
-    email: Mapped[str] = mapped_column(String(100), unique=True)
+    username: Mapped[str] = mapped_column(String(50))
+    email: Mapped[str] = mapped_column(String(100))
     full_name: Mapped[str | None] = mapped_column(String(100))
     bio: Mapped[str | None] = mapped_column(Text)
     hashed_password: Mapped[str] = mapped_column(String(255))

@@ -9,6 +9,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 
 from ..db.base import BaseModel
+{% if cookiecutter.use_soft_delete %}
+from ..db.soft_delete import SoftDeleteMixin
+{% endif %}
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -52,7 +55,10 @@ class Repository(Generic[ModelT]):
         return list(result.all())
 
     async def get(self, id_: int) -> ModelT | None:
-        return await self.session.get(self.model, id_)
+        # A SELECT rather than session.get(): the identity map would skip query-wide
+        # criteria (such as hiding soft-deleted rows) for objects the session holds.
+        statement = select(self.model).where(self.model.id == id_)
+        return await self.session.scalar(statement)
 
     async def get_many(
         self,
@@ -84,5 +90,16 @@ class Repository(Generic[ModelT]):
         return instance
 
     async def delete(self, instance: ModelT) -> None:
+{% if cookiecutter.use_soft_delete %}
+        """Soft-delete models that support it; remove the row of any other."""
+        if isinstance(instance, SoftDeleteMixin):
+            instance.soft_delete()
+            await self.session.flush()
+            return
+        await self.hard_delete(instance)
+
+    async def hard_delete(self, instance: ModelT) -> None:
+        """Remove the row, whatever the model."""
+{% endif %}
         await self.session.delete(instance)
         await self.session.flush()

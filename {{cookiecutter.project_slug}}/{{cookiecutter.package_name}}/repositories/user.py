@@ -36,6 +36,12 @@ def escape_like(term: str, escape: str = "\\") -> str:
 class UserRepository(Repository[User]):
     model = User
 
+{% if cookiecutter.use_soft_delete %}
+    async def get_including_deleted(self, id_: int) -> User | None:
+        statement = select(User).where(User.id == id_).execution_options(include_deleted=True)
+        return await self.session.scalar(statement)
+
+{% endif %}
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email))
 

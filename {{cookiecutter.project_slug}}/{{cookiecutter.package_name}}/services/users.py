@@ -69,6 +69,18 @@ class UserService:
     async def delete_user(self, user_id: int) -> None:
         await self.users.delete(await self.get_user(user_id))
 
+{% if cookiecutter.use_soft_delete %}
+    @transactional
+    async def restore_user(self, user_id: int) -> User:
+        """Bring a soft-deleted user back; 409 if a live user took the name or email."""
+        user = await self.users.get_including_deleted(user_id)
+        if user is None:
+            raise NotFoundError(f"user {user_id} not found")
+        user.restore()
+        await self.session.flush()
+        return user
+
+{% endif %}
     @transactional
     async def create_post(self, user_id: int, data: PostCreate) -> Post:
         await self.get_user(user_id)

@@ -118,6 +118,18 @@ async def delete_user(user_id: IdPath, users: UserServiceDep) -> None:
     await users.delete_user(user_id)
 
 
+{% if cookiecutter.use_soft_delete %}
+@router.post(
+    "/{user_id}/restore",
+    response_model=UserRead,
+    responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
+)
+async def restore_user(user_id: IdPath, users: UserServiceDep) -> User:
+    """Undo a (soft) delete."""
+    return await users.restore_user(user_id)
+
+
+{% endif %}
 @router.post(
     "/{user_id}/posts",
     status_code=status.HTTP_201_CREATED,

@@ -1,0 +1,171 @@
+"""Soft delete: deleted users are flagged, hidden from every query, and can come back."""
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from {{ cookiecutter.package_name }}.db.soft_delete import INCLUDE_DELETED
+from {{ cookiecutter.package_name }}.models import Post, Role, User
+from {{ cookiecutter.package_name }}.repositories import RoleRepository, UserRepository
+from tests.factories import make_post, make_role, make_user, user_payload
+
+
+async def delete(client: AsyncClient, app: FastAPI, user_id: int) -> None:
+    response = await client.delete(app.url_path_for("delete_user", user_id=str(user_id)))
+    assert response.status_code == 204
+
+
+async def test_delete_keeps_the_row_flagged(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    await make_post(session, user)
+
+    await delete(client, app, user.id)
+
+    row = (
+        await session.execute(
+            text("SELECT is_deleted, deleted_at FROM users WHERE id = :id"), {"id": user.id}
+        )
+    ).one()
+    assert row.is_deleted is True
+    assert row.deleted_at is not None
+    assert await session.scalar(select(func.count()).where(Post.author_id == user.id)) == 1
+
+
+async def test_deleted_users_are_hidden_from_every_listing(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    role = await make_role(session)
+    kept = await make_user(session, username="keptuser")
+    gone = await make_user(session, username="goneuser")
+    for user in (kept, gone):
+        await RoleRepository(session).assign(user_id=user.id, role_id=role.id)
+        await make_post(session, user)
+    await session.commit()
+    kept_id, gone_id, role_name = kept.id, gone.id, role.name
+
+    await delete(client, app, gone_id)
+
+    def ids(response_json: object) -> list[int]:
+        assert isinstance(response_json, list)
+        return [item["id"] for item in response_json]
+
+    listing = await client.get(app.url_path_for("list_users"))
+    found = await client.get(app.url_path_for("search_users"), params={"q": "user"})
+    members = await client.get(app.url_path_for("users_with_role", role_name=role_name))
+    counts = await client.get(app.url_path_for("user_post_counts"))
+    stats = await client.get(app.url_path_for("user_statistics"))
+    details = await client.get(app.url_path_for("get_user_details", user_id=str(gone_id)))
+
+    assert ids(listing.json()) == [kept_id]
+    assert ids(found.json()) == [kept_id]
+    assert ids(members.json()) == [kept_id]
+    assert ids(counts.json()) == [kept_id]
+    assert stats.json()["total_users"] == 1
+    assert details.status_code == 404
+
+
+async def test_include_deleted_shows_them_on_request(session: AsyncSession) -> None:
+    gone = await make_user(session)
+    gone.soft_delete()
+    await session.commit()
+
+    hidden = await session.scalars(select(User))
+    shown = await session.scalars(select(User).execution_options(**{INCLUDE_DELETED: True}))
+
+    assert gone not in hidden.all()
+    assert gone in shown.all()
+    assert await UserRepository(session).get(gone.id) is None
+    assert await UserRepository(session).get_including_deleted(gone.id) is gone
+
+
+async def test_relationship_loads_skip_deleted_users(session: AsyncSession) -> None:
+    role = await make_role(session)
+    kept, gone = await make_user(session), await make_user(session)
+    for user in (kept, gone):
+        await RoleRepository(session).assign(user_id=user.id, role_id=role.id)
+    gone.soft_delete()
+    await session.commit()
+
+    loaded = await session.scalar(
+        select(Role).where(Role.id == role.id).options(selectinload(Role.users))
+    )
+
+    assert loaded is not None
+    assert [user.id for user in loaded.users] == [kept.id]
+
+
+async def test_a_deleted_users_name_and_email_can_be_taken_again(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    payload = user_payload()
+    first = (await client.post(app.url_path_for("create_user"), json=payload)).json()
+    await delete(client, app, first["id"])
+
+    again = await client.post(app.url_path_for("create_user"), json=payload)
+
+    assert again.status_code == 201
+    assert again.json()["id"] != first["id"]
+
+
+async def test_live_users_still_conflict(client: AsyncClient, app: FastAPI) -> None:
+    payload = user_payload()
+    assert (await client.post(app.url_path_for("create_user"), json=payload)).status_code == 201
+    again = await client.post(app.url_path_for("create_user"), json=payload)
+    assert again.status_code == 409
+
+
+async def test_restore_brings_the_user_back(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user_id = str((await make_user(session)).id)
+    await delete(client, app, int(user_id))
+
+    restored = await client.post(app.url_path_for("restore_user", user_id=user_id))
+
+    assert restored.status_code == 200
+    assert restored.json()["id"] == int(user_id)
+    assert (await client.get(app.url_path_for("get_user", user_id=user_id))).status_code == 200
+
+
+async def test_restoring_a_live_user_changes_nothing(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user_id = str((await make_user(session)).id)
+    response = await client.post(app.url_path_for("restore_user", user_id=user_id))
+    assert response.status_code == 200
+
+
+async def test_restore_is_409_when_a_live_user_took_the_name(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    payload = user_payload()
+    first = (await client.post(app.url_path_for("create_user"), json=payload)).json()
+    await delete(client, app, first["id"])
+    taker = user_payload(username=payload["username"])
+    assert (await client.post(app.url_path_for("create_user"), json=taker)).status_code == 201
+
+    response = await client.post(app.url_path_for("restore_user", user_id=str(first["id"])))
+
+    assert response.status_code == 409
+    assert "username" in response.json()["detail"]
+    hidden = await client.get(app.url_path_for("get_user", user_id=str(first["id"])))
+    assert hidden.status_code == 404
+
+
+async def test_restore_of_a_missing_user_is_404(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.post(app.url_path_for("restore_user", user_id="987654"))
+    assert response.status_code == 404
+
+
+async def test_unique_indexes_cover_live_rows_only(session: AsyncSession) -> None:
+    definitions = await session.scalars(
+        text(
+            "SELECT indexdef FROM pg_indexes"
+            " WHERE indexname IN ('uq_users_username', 'uq_users_email')"
+        )
+    )
+    assert [d.endswith("WHERE (NOT is_deleted)") for d in definitions.all()] == [True, True]

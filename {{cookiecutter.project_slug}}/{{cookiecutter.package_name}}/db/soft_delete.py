@@ -1,0 +1,50 @@
+"""Soft delete: rows are flagged instead of removed, and hidden from every ORM query.
+
+One `do_orm_execute` listener adds `with_loader_criteria` to each SELECT, so a
+soft-deleted row never shows up, also not through joins or relationship loads. To see
+it anyway, pass the execution option: `.execution_options(include_deleted=True)`.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Index, event, false, text
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+
+# Execution option that turns the filter off for one statement.
+INCLUDE_DELETED = "include_deleted"
+
+
+class SoftDeleteMixin:
+    is_deleted: Mapped[bool] = mapped_column(default=False, server_default=false(), sort_order=101)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), sort_order=102)
+
+    def soft_delete(self) -> None:
+        self.is_deleted = True
+        self.deleted_at = datetime.now(UTC)
+
+    def restore(self) -> None:
+        self.is_deleted = False
+        self.deleted_at = None
+
+
+def unique_among_live(table: str, column: str) -> Index:
+    """A unique index that ignores soft-deleted rows, so a deleted name can be reused."""
+    return Index(
+        f"uq_{table}_{column}", column, unique=True, postgresql_where=text("NOT is_deleted")
+    )
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _hide_soft_deleted(state: ORMExecuteState) -> None:
+    # Column and relationship loads inherit the criteria from the statement that started them.
+    if (
+        state.is_select
+        and not state.is_column_load
+        and not state.is_relationship_load
+        and not state.execution_options.get(INCLUDE_DELETED, False)
+    ):
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                SoftDeleteMixin, lambda cls: cls.is_deleted.is_(False), include_aliases=True
+            )
+        )
