@@ -17,6 +17,7 @@ from typing import Any
 # Switch -> the paths (relative to the project root) that exist only for that feature;
 # `{package_name}` stands for the answer of that name.
 FEATURE_PATHS: dict[str, list[str]] = {
+    "use_cache": ["{package_name}/cache", "tests/test_cache.py"],
     "use_soft_delete": ["{package_name}/db/soft_delete.py", "tests/test_soft_delete.py"],
     "use_docker": ["compose.yaml"],
     "use_github_actions": [".github"],

@@ -35,7 +35,6 @@ PLANNED_SWITCHES = frozenset(
     {
         "use_replica",
         "use_analytics_db",
-        "use_cache",
         "use_pool_monitoring",
         "use_sync_session",
     }

@@ -6,6 +6,7 @@ rolled back afterwards; the code under test commits to savepoints inside it.
 """
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from uuid import uuid4
 
@@ -23,6 +24,10 @@ from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+{% if cookiecutter.use_cache %}
+# This run's keys in Redis (at REDIS_URL), removed at the end.
+CACHE_PREFIX = f"test-{{ cookiecutter.package_name }}-{uuid4().hex[:12]}"
+{% endif %}
 
 
 def alembic_config(connection: Connection) -> Config:
@@ -39,6 +44,9 @@ def settings_for(url: URL) -> Settings:
         database_url=url.render_as_string(hide_password=False),
         password_hash_time_cost=1,
         password_hash_memory_cost=1024,
+{% if cookiecutter.use_cache %}
+        cache_key_prefix=CACHE_PREFIX,
+{% endif %}
     )
 
 
@@ -119,11 +127,16 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     # ASGITransport does not run the lifespan; run it here, once.
     async with app.router.lifespan_context(app):
         yield app
+{% if cookiecutter.use_cache %}
+        redis = app.state.user_cache.redis
+        async for key in redis.scan_iter(match=f"{CACHE_PREFIX}:*"):
+            await redis.delete(key)
+{% endif %}
 
 
-@pytest.fixture
-async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
-    """An HTTP client whose requests all use the test's session."""
+@asynccontextmanager
+async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
+    """An HTTP client of `app` whose requests all use `session`."""
 
     async def test_session() -> AsyncIterator[AsyncSession]:
         yield session
@@ -136,6 +149,12 @@ async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClie
             yield client
     finally:
         app.dependency_overrides.clear()
+
+
+@pytest.fixture
+async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
+    async with client_for(app, session) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

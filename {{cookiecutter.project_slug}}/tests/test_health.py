@@ -20,7 +20,8 @@ async def test_health_ok(app: FastAPI) -> None:
         response = await client.get(app.url_path_for("health"))
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"primary": "ok"}}
+    assert response.json()["status"] == "ok"
+    assert response.json()["checks"]["primary"] == "ok"
 
 
 @pytest.fixture
@@ -40,7 +41,8 @@ async def test_health_is_503_when_the_database_is_down(
     response = await down_client.get("/health")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "checks": {"primary": "unreachable"}}
+    assert response.json()["status"] == "unavailable"
+    assert response.json()["checks"]["primary"] == "unreachable"
     assert "s3cret-pw" not in caplog.text
 
 

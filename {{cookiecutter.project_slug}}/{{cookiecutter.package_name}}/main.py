@@ -8,6 +8,9 @@ from fastapi import FastAPI
 
 from .api.errors import install_error_handlers
 from .api.routes import health, roles, users
+{% if cookiecutter.use_cache %}
+from .cache import UserCache, create_redis
+{% endif %}
 from .db.session import Database
 from .security import PasswordHasher
 from .settings import Settings, get_settings
@@ -26,10 +29,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.database = database
         app.state.password_hasher = PasswordHasher.from_settings(active)
+{% if cookiecutter.use_cache %}
+        redis = create_redis(active)
+        app.state.user_cache = UserCache(
+            redis, ttl_seconds=active.cache_ttl_seconds, prefix=active.cache_key_prefix
+        )
+{% endif %}
         logger.info("database: %s", active.primary_url)
         try:
             yield
         finally:
+{% if cookiecutter.use_cache %}
+            await redis.aclose()
+{% endif %}
             await database.dispose()
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     # Behind PgBouncer in transaction mode: no prepared-statement caching.
     db_pgbouncer: bool = False
 
+{% if cookiecutter.use_cache %}
+    # Redis for the cache; while it is down the service answers from the database.
+    redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
+    # How long a cached entry lives; it is also dropped on every write to its row.
+    cache_ttl_seconds: int = Field(default=300, ge=1)
+    # Namespace of this service's keys in a shared Redis.
+    cache_key_prefix: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
+    # Seconds to wait for Redis before treating it as down.
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+
+{% endif %}
     # Argon2id cost; lower it only in tests.
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_cost: int = Field(default=65536, ge=8)

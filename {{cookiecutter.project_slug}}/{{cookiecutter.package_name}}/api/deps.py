@@ -6,6 +6,9 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+{% if cookiecutter.use_cache %}
+from ..cache import CachedUserService, UserCache
+{% endif %}
 from ..db.session import Database
 from ..security import PasswordHasher
 from ..services.roles import RoleService
@@ -22,6 +25,15 @@ def get_password_hasher(request: Request) -> PasswordHasher:
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
+{% if cookiecutter.use_cache %}
+
+
+def get_user_cache(request: Request) -> UserCache:
+    return cast(UserCache, request.app.state.user_cache)
+
+
+UserCacheDep = Annotated[UserCache, Depends(get_user_cache)]
+{% endif %}
 
 
 async def get_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
@@ -41,8 +53,15 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
+{% if cookiecutter.use_cache %}
+def get_user_service(
+    session: SessionDep, hasher: PasswordHasherDep, cache: UserCacheDep
+) -> UserService:
+    return CachedUserService(session, hasher, cache)
+{% else %}
 def get_user_service(session: SessionDep, hasher: PasswordHasherDep) -> UserService:
     return UserService(session, hasher)
+{% endif %}
 
 
 def get_user_reader(session: ReadSessionDep, hasher: PasswordHasherDep) -> UserService:

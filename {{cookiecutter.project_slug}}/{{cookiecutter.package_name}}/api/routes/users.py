@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Query, {% if cookiecutter.use_cache %}Response, {% endif %}status
 
 from ...models import Post, User
 from ...schemas.common import NO_NUL, IdPath, Limit, Skip
@@ -15,7 +15,7 @@ from ...schemas.user import (
     UserWithProfileCreate,
     UserWithProfileRead,
 )
-from ..deps import UserReaderDep, UserServiceDep
+from ..deps import {% if cookiecutter.use_cache %}UserCacheDep, {% endif %}UserReaderDep, UserServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 
 router = APIRouter(prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES)
@@ -83,11 +83,29 @@ async def user_post_counts(
     return [UserPostCount.model_validate(row) for row in rows]
 
 
+{% if cookiecutter.use_cache %}
+@router.get(
+    "/{user_id}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
+)
+async def get_user(
+    user_id: IdPath, users: UserReaderDep, cache: UserCacheDep, response: Response
+) -> UserRead:
+    """From Redis when cached (`X-Cache: hit`), else from the database (`X-Cache: miss`)."""
+    cached = await cache.get(user_id)
+    if cached is not None:
+        response.headers["X-Cache"] = "hit"
+        return cached
+    user = UserRead.model_validate(await users.get_user(user_id))
+    await cache.put(user)
+    response.headers["X-Cache"] = "miss"
+    return user
+{% else %}
 @router.get(
     "/{user_id}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
 )
 async def get_user(user_id: IdPath, users: UserReaderDep) -> User:
     return await users.get_user(user_id)
+{% endif %}
 
 
 @router.get(
