@@ -15,8 +15,19 @@ from pathlib import Path
 from typing import Any
 
 # Switch -> the paths (relative to the project root) that exist only for that feature;
-# `{package_name}` stands for the answer of that name.
+# `{package_name}` stands for the answer of that name. A path listed under several
+# switches stays while any of them is on.
 FEATURE_PATHS: dict[str, list[str]] = {
+    "use_replica": [
+        "{package_name}/db/routing.py",
+        "tests/stand_ins.py",
+        "tests/test_replica.py",
+    ],
+    "use_analytics_db": [
+        "{package_name}/db/routing.py",
+        "tests/stand_ins.py",
+        "tests/test_analytics.py",
+    ],
     "use_cache": ["{package_name}/cache", "tests/test_cache.py"],
     "use_soft_delete": ["{package_name}/db/soft_delete.py", "tests/test_soft_delete.py"],
     "use_docker": ["compose.yaml"],
@@ -29,21 +40,35 @@ def feature_paths(context: Mapping[str, Any], switch: str) -> list[str]:
     return [path.format(package_name=context["package_name"]) for path in FEATURE_PATHS[switch]]
 
 
+def paths_to_remove(context: Mapping[str, Any]) -> list[str]:
+    """Paths of the switches that are off, except those an enabled switch also needs."""
+    kept = {
+        path
+        for switch in FEATURE_PATHS
+        if context[switch]
+        for path in feature_paths(context, switch)
+    }
+    unwanted = [
+        path
+        for switch in FEATURE_PATHS
+        if not context[switch]
+        for path in feature_paths(context, switch)
+    ]
+    return [path for path in dict.fromkeys(unwanted) if path not in kept]
+
+
 def remove_disabled(context: Mapping[str, Any], root: Path) -> list[Path]:
     """Delete the paths of every switch that is off; return what was deleted."""
     removed: list[Path] = []
-    for switch in FEATURE_PATHS:
-        if context[switch]:
+    for relative in paths_to_remove(context):
+        path = root / relative
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
             continue
-        for relative in feature_paths(context, switch):
-            path = root / relative
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
-            else:
-                continue
-            removed.append(path)
+        removed.append(path)
     return removed
 
 

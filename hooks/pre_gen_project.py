@@ -33,8 +33,6 @@ SWITCHES = (
 # Switches whose feature is not built yet; turning one on is refused.
 PLANNED_SWITCHES = frozenset(
     {
-        "use_replica",
-        "use_analytics_db",
         "use_pool_monitoring",
         "use_sync_session",
     }

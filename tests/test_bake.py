@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hooks.post_gen_project import FEATURE_PATHS, feature_paths
+from hooks.post_gen_project import FEATURE_PATHS, feature_paths, paths_to_remove
 from hooks.pre_gen_project import PLANNED_SWITCHES, PYTHON_VERSIONS, SWITCHES
 
 # Every switch that can be turned on today, and every combination of them.
@@ -101,14 +101,20 @@ def test_no_blank_line_debris(baked: tuple[dict[str, bool], Path]) -> None:
 
 def test_feature_paths_follow_switches(baked: tuple[dict[str, bool], Path]) -> None:
     switches, project = baked
-    answers = {"package_name": project.name.replace("-", "_")}
-    expected = {
-        relative: switches[switch]
-        for switch in FEATURE_PATHS
-        for relative in feature_paths(answers, switch)
+    answers = {
+        **dict.fromkeys(FEATURE_PATHS, False),
+        **switches,
+        "package_name": project.name.replace("-", "_"),
     }
-    actual = {relative: (project / relative).exists() for relative in expected}
+    removed = set(paths_to_remove(answers))
+    every_path = {path for switch in FEATURE_PATHS for path in feature_paths(answers, switch)}
+    expected = {path: path not in removed for path in every_path}
+    actual = {path: (project / path).exists() for path in every_path}
     assert actual == expected
+    # A path is kept exactly when some switch listing it is on.
+    for path in every_path:
+        owners = [s for s in FEATURE_PATHS if path in feature_paths(answers, s)]
+        assert expected[path] == any(switches.get(s, False) for s in owners), path
 
 
 def test_files_named_in_next_steps_exist(baked: tuple[dict[str, bool], Path]) -> None:

@@ -206,3 +206,18 @@ def test_next_steps(default_context: dict[str, Any], tmp_path: Path, use_docker:
     assert ("docker compose up -d" in text) is use_docker
     assert "alembic upgrade head" in text
     assert f"uvicorn {default_context['package_name']}.main:app --reload" in text
+
+
+def test_a_path_shared_by_two_switches_stays_while_either_is_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(
+        post_gen_project, "FEATURE_PATHS", {"use_a": ["shared.txt"], "use_b": ["shared.txt"]}
+    )
+    (tmp_path / "shared.txt").write_text("x\n")
+
+    assert remove_disabled({"use_a": True, "use_b": False, "package_name": "p"}, tmp_path) == []
+    assert remove_disabled({"use_a": False, "use_b": True, "package_name": "p"}, tmp_path) == []
+    assert (tmp_path / "shared.txt").exists()
+    removed = remove_disabled({"use_a": False, "use_b": False, "package_name": "p"}, tmp_path)
+    assert removed == [tmp_path / "shared.txt"]

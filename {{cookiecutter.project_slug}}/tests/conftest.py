@@ -18,7 +18,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import URL, Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from {{ cookiecutter.package_name }}.api.deps import get_read_session, get_session
+from {{ cookiecutter.package_name }}.api.deps import {% if cookiecutter.use_analytics_db %}get_analytics_session, {% endif %}get_read_session, get_session
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -65,6 +65,31 @@ class DatabaseServer:
             await connection.execute(text(f'CREATE DATABASE "{name}"'))
         return self.url.set(database=name)
 
+    async def create_migrated(self, prefix: str) -> URL:
+        """A new database at the newest migration."""
+        url = await self.create(prefix)
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(
+                    lambda sync: command.upgrade(alembic_config(sync), "head")
+                )
+        finally:
+            await engine.dispose()
+        return url
+
+    async def execute(self, url: URL, *statements: str) -> None:
+        """Run statements as the admin user in the database `url` names."""
+        engine = create_async_engine(
+            self.url.set(database=url.database), isolation_level="AUTOCOMMIT"
+        )
+        try:
+            async with engine.connect() as connection:
+                for statement in statements:
+                    await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
     async def drop(self, url: URL) -> None:
         async with self._admin.connect() as connection:
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
@@ -83,14 +108,10 @@ async def server() -> AsyncIterator[DatabaseServer]:
 @pytest.fixture(scope="session")
 async def database_url(server: DatabaseServer) -> AsyncIterator[URL]:
     """A fresh database migrated to head with Alembic, dropped after the run."""
-    url = await server.create("test_{{ cookiecutter.package_name }}")
-    engine = create_async_engine(url)
+    url = await server.create_migrated("test_{{ cookiecutter.package_name }}")
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
         yield url
     finally:
-        await engine.dispose()
         await server.drop(url)
 
 
@@ -143,6 +164,9 @@ async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[Async
 
     app.dependency_overrides[get_session] = test_session
     app.dependency_overrides[get_read_session] = test_session
+{% if cookiecutter.use_analytics_db %}
+    app.dependency_overrides[get_analytics_session] = test_session
+{% endif %}
     transport = ASGITransport(app=app)
     try:
         async with AsyncClient(transport=transport, base_url="http://test") as client:

@@ -50,10 +50,10 @@ async def test_health_is_503_when_the_database_is_down(
     ("method", "path", "body"),
     [
         ("GET", "/users", None),
-        ("GET", "/users/1", None),
+        ("GET", "/users/987654", None),
         ("GET", "/users/stats", None),
         ("POST", "/users", user_payload()),
-        ("DELETE", "/users/1", None),
+        ("DELETE", "/users/987654", None),
         ("POST", "/roles", {"name": "admin"}),
     ],
 )

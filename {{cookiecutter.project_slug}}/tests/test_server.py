@@ -8,10 +8,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from alembic import command
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import PROJECT_ROOT, DatabaseServer, alembic_config
+from tests.conftest import PROJECT_ROOT, DatabaseServer
 from tests.factories import user_payload
 
 STARTUP_SECONDS = 30
@@ -26,11 +24,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 async def base_url(server: DatabaseServer) -> AsyncIterator[str]:
-    url = await server.create("server_{{ cookiecutter.package_name }}")
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
-    await engine.dispose()
+    url = await server.create_migrated("server_{{ cookiecutter.package_name }}")
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": url.render_as_string(hide_password=False),

@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     database_url: SecretStr = SecretStr("postgresql://postgres@localhost:5432/postgres")
     # An explicit asyncpg URL for the application; overrides DATABASE_URL when set.
     async_database_url: SecretStr | None = None
+{% if cookiecutter.use_replica %}
+    # Read replica for reads that tolerate lag; unset or unreachable: reads use the primary.
+    replica_database_url: SecretStr | None = None
+{% endif %}
+{% if cookiecutter.use_analytics_db %}
+    # Database for reporting queries; unset or unreachable: replica, then primary.
+    analytics_database_url: SecretStr | None = None
+{% endif %}
 
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
@@ -66,7 +74,16 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_cost: int = Field(default=65536, ge=8)
 
-    @field_validator("database_url", "async_database_url")
+    @field_validator(
+        "database_url",
+        "async_database_url",
+{% if cookiecutter.use_replica %}
+        "replica_database_url",
+{% endif %}
+{% if cookiecutter.use_analytics_db %}
+        "analytics_database_url",
+{% endif %}
+    )
     @classmethod
     def _must_be_postgres(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -78,6 +95,22 @@ class Settings(BaseSettings):
         """The asyncpg URL of the primary database."""
         explicit = self.async_database_url or self.database_url
         return to_async_url(explicit.get_secret_value())
+{% if cookiecutter.use_replica %}
+
+    @property
+    def replica_url(self) -> URL | None:
+        if self.replica_database_url is None:
+            return None
+        return to_async_url(self.replica_database_url.get_secret_value())
+{% endif %}
+{% if cookiecutter.use_analytics_db %}
+
+    @property
+    def analytics_url(self) -> URL | None:
+        if self.analytics_database_url is None:
+            return None
+        return to_async_url(self.analytics_database_url.get_secret_value())
+{% endif %}
 
 
 class SettingsError(Exception):

@@ -44,13 +44,24 @@ async def get_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
 
 async def get_read_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
     """A session for reads that may be served by a replica."""
-    async with database.read_sessionmaker() as session:
+    async with database.read_sessions() as session:
         yield session
+{% if cookiecutter.use_analytics_db %}
+
+
+async def get_analytics_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    """A session for reporting queries (analytics database, else replica, else primary)."""
+    async with database.analytics_sessions() as session:
+        yield session
+{% endif %}
 
 
 # scope="function": the session closes before the response is sent, not after.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+{% if cookiecutter.use_analytics_db %}
+AnalyticsSessionDep = Annotated[AsyncSession, Depends(get_analytics_session, scope="function")]
+{% endif %}
 
 
 {% if cookiecutter.use_cache %}
@@ -68,6 +79,11 @@ def get_user_reader(session: ReadSessionDep, hasher: PasswordHasherDep) -> UserS
     return UserService(session, hasher)
 
 
+def get_user_reports(session: {% if cookiecutter.use_analytics_db %}AnalyticsSessionDep{% else %}ReadSessionDep{% endif %}, hasher: PasswordHasherDep) -> UserService:
+    """User statistics and other reporting queries."""
+    return UserService(session, hasher)
+
+
 def get_role_service(session: SessionDep) -> RoleService:
     return RoleService(session)
 
@@ -78,5 +94,6 @@ def get_role_reader(session: ReadSessionDep) -> RoleService:
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 UserReaderDep = Annotated[UserService, Depends(get_user_reader)]
+UserReportsDep = Annotated[UserService, Depends(get_user_reports)]
 RoleServiceDep = Annotated[RoleService, Depends(get_role_service)]
 RoleReaderDep = Annotated[RoleService, Depends(get_role_reader)]

@@ -1,5 +1,7 @@
 """The engines and session factories of a running app."""
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Self
 
@@ -8,6 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..settings import Settings
 from .engine import create_engine
+{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
+from .routing import FallbackSessions
+{% endif %}
+
+# Called for a session used as `async with sessions() as session:`.
+SessionSource = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -19,23 +27,50 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 class Database:
     """Engines and session factories, built in the app's lifespan and disposed at shutdown."""
 
-    engine: AsyncEngine
+    # Every engine by role ("primary" always), for health checks and disposal.
+    engines: dict[str, AsyncEngine]
+    # Sessions on the primary: all writes, and reads that must see them.
     sessionmaker: async_sessionmaker[AsyncSession]
-    # Sessions for reads that tolerate a replica; the primary when there is none.
-    read_sessionmaker: async_sessionmaker[AsyncSession]
+    # Sessions for reads that tolerate a replica (the primary when there is none).
+    read_sessions: SessionSource
+{% if cookiecutter.use_analytics_db %}
+    # Sessions for reporting queries: analytics database, else replica, else primary.
+    analytics_sessions: SessionSource
+{% endif %}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        engine = create_engine(settings.primary_url, settings)
-        sessionmaker = create_sessionmaker(engine)
-        return cls(engine=engine, sessionmaker=sessionmaker, read_sessionmaker=sessionmaker)
-
-    def engines(self) -> dict[str, AsyncEngine]:
-        """Every distinct engine by role, for health checks and disposal."""
-        return {"primary": self.engine}
+        engines = {"primary": create_engine(settings.primary_url, settings)}
+        sessionmaker = create_sessionmaker(engines["primary"])
+{% if cookiecutter.use_replica %}
+        # Reads fall back to the primary when no replica is set or it does not answer.
+        read_preferred = []
+        if settings.replica_url is not None:
+            engines["replica"] = create_engine(settings.replica_url, settings)
+            read_preferred.append(("replica", create_sessionmaker(engines["replica"])))
+        read_sessions = FallbackSessions(read_preferred, sessionmaker)
+{% endif %}
+{% if cookiecutter.use_analytics_db %}
+        analytics_preferred = []
+        if settings.analytics_url is not None:
+            engines["analytics"] = create_engine(settings.analytics_url, settings)
+            analytics_preferred.append(("analytics", create_sessionmaker(engines["analytics"])))
+{% if cookiecutter.use_replica %}
+        analytics_preferred += read_preferred
+{% endif %}
+        analytics_sessions = FallbackSessions(analytics_preferred, sessionmaker)
+{% endif %}
+        return cls(
+            engines=engines,
+            sessionmaker=sessionmaker,
+            read_sessions={% if cookiecutter.use_replica %}read_sessions{% else %}sessionmaker{% endif %},
+{% if cookiecutter.use_analytics_db %}
+            analytics_sessions=analytics_sessions,
+{% endif %}
+        )
 
     async def dispose(self) -> None:
-        for engine in self.engines().values():
+        for engine in self.engines.values():
             await engine.dispose()
 
 

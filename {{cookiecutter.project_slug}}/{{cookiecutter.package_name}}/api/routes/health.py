@@ -39,7 +39,7 @@ async def check(name: str, probe: Awaitable[object]) -> CheckResult:
 )
 async def health(database: DatabaseDep, {% if cookiecutter.use_cache %}cache: UserCacheDep, {% endif %}response: Response) -> Health:
     """Each database (and cache) is checked; 503 when the primary cannot be reached."""
-    checks = {name: await check(name, ping(engine)) for name, engine in database.engines().items()}
+    checks = {name: await check(name, ping(engine)) for name, engine in database.engines.items()}
 {% if cookiecutter.use_cache %}
     # Redis being down degrades the service (no caching) but does not make it unhealthy.
     checks["redis"] = await check("redis", cache.ping())

@@ -15,7 +15,7 @@ from ...schemas.user import (
     UserWithProfileCreate,
     UserWithProfileRead,
 )
-from ..deps import {% if cookiecutter.use_cache %}UserCacheDep, {% endif %}UserReaderDep, UserServiceDep
+from ..deps import {% if cookiecutter.use_cache %}UserCacheDep, {% endif %}UserReaderDep, UserReportsDep, UserServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 
 router = APIRouter(prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES)
@@ -71,13 +71,13 @@ async def search_users(
 
 
 @router.get("/stats", response_model=UserStatistics)
-async def user_statistics(users: UserReaderDep) -> UserStatistics:
+async def user_statistics(users: UserReportsDep) -> UserStatistics:
     return UserStatistics.model_validate(await users.statistics())
 
 
 @router.get("/post-counts", response_model=list[UserPostCount])
 async def user_post_counts(
-    users: UserReaderDep, skip: Skip = 0, limit: Limit = 100
+    users: UserReportsDep, skip: Skip = 0, limit: Limit = 100
 ) -> list[UserPostCount]:
     rows = await users.post_counts(skip=skip, limit=limit)
     return [UserPostCount.model_validate(row) for row in rows]
