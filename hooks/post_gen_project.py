@@ -29,6 +29,12 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "tests/test_analytics.py",
     ],
     "use_cache": ["{package_name}/cache", "tests/test_cache.py"],
+    "use_pool_monitoring": [
+        "{package_name}/db/monitoring.py",
+        "{package_name}/api/routes/pools.py",
+        "tests/test_pool_monitoring.py",
+    ],
+    "use_sync_session": ["{package_name}/db/sync.py", "tests/test_sync_session.py"],
     "use_soft_delete": ["{package_name}/db/soft_delete.py", "tests/test_soft_delete.py"],
     "use_docker": ["compose.yaml"],
     "use_github_actions": [".github"],

@@ -30,14 +30,6 @@ SWITCHES = (
     "use_github_actions",
 )
 
-# Switches whose feature is not built yet; turning one on is refused.
-PLANNED_SWITCHES = frozenset(
-    {
-        "use_pool_monitoring",
-        "use_sync_session",
-    }
-)
-
 # Import names the generated project already uses (its dependencies and its own
 # top-level packages): a package of the same name would shadow them.
 TAKEN_IMPORT_NAMES = frozenset(
@@ -148,11 +140,6 @@ def check_switches(context: Context) -> str | None:
         value = context[name]
         if not isinstance(value, bool):
             return f"{name}={value!r} must be true or false"
-        if value and name in PLANNED_SWITCHES:
-            return (
-                f"{name}=True is not available yet in this version of the template "
-                "(planned; see README)"
-            )
     return None
 
 

@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 
 from hooks.post_gen_project import FEATURE_PATHS, feature_paths, paths_to_remove
-from hooks.pre_gen_project import PLANNED_SWITCHES, PYTHON_VERSIONS, SWITCHES
+from hooks.pre_gen_project import PYTHON_VERSIONS, SWITCHES
 
-# Every switch that can be turned on today, and every combination of them.
-AVAILABLE_SWITCHES = [switch for switch in SWITCHES if switch not in PLANNED_SWITCHES]
+# Every combination of the switches.
 COMBINATIONS = [
-    dict(zip(AVAILABLE_SWITCHES, values, strict=True))
-    for values in itertools.product([True, False], repeat=len(AVAILABLE_SWITCHES))
+    dict(zip(SWITCHES, values, strict=True))
+    for values in itertools.product([True, False], repeat=len(SWITCHES))
 ]
 
 # Jinja left unrendered; `${{ ... }}` is a GitHub Actions expression, not Jinja.
@@ -204,7 +203,6 @@ BAD_COMMAND_LINE_ANSWERS = [
     ("package_name=tests", "ERROR: package_name='tests'"),
     ("author_email=nobody", "ERROR: author_email='nobody'"),
     ("python_version=3.10", "ERROR: python_version='3.10'"),
-    *[(f"{switch}=true", f"ERROR: {switch}=True") for switch in sorted(PLANNED_SWITCHES)],
     # cookiecutter itself refuses a switch it cannot read as a boolean.
     ("use_docker=maybe", "maybe provided for variable use_docker"),
 ]

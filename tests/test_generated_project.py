@@ -4,6 +4,7 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), Redis on 127.0.0
 for the project's own tests, and network access to the package index.
 """
 
+import itertools
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from uuid import uuid4
 
 import pytest
 
-from hooks.pre_gen_project import PLANNED_SWITCHES, SWITCHES
+from hooks.pre_gen_project import SWITCHES
 
 pytestmark = pytest.mark.integration
 
@@ -79,20 +80,34 @@ def admin_sql(python: Path, statement: str) -> None:
     assert result.returncode == 0, output(result)
 
 
-# Switch settings the integration tier runs, each on top of the default answers: the
-# defaults, every available feature on its own, and all of them together.
-INTEGRATION_CONTEXTS = [
-    pytest.param({}, id="defaults"),
-    *[
-        pytest.param({switch: True}, id=switch)
-        for switch in SWITCHES
-        if switch not in PLANNED_SWITCHES and not DEFAULT_SWITCHES[switch]
-    ],
+# Switches that change the Python code (docker and CI switches only add files).
+FEATURE_SWITCHES = [switch for switch in SWITCHES if not DEFAULT_SWITCHES[switch]]
+
+# The integration tier: all features off, each one on its own, and all of them on. For
+# boolean switches that covers every pair of values of every two features.
+INTEGRATION_CONTEXTS: list[dict[str, bool]] = [
+    {},
+    *[{switch: True} for switch in FEATURE_SWITCHES],
+    dict.fromkeys(FEATURE_SWITCHES, True),
 ]
-if len(INTEGRATION_CONTEXTS) > 2:
-    INTEGRATION_CONTEXTS.append(
-        pytest.param({s: True for s in SWITCHES if s not in PLANNED_SWITCHES}, id="all-features")
-    )
+
+
+def context_id(context: dict[str, bool]) -> str:
+    if not context:
+        return "defaults"
+    if len(context) == len(FEATURE_SWITCHES):
+        return "all-features"
+    return "+".join(context)
+
+
+def test_integration_contexts_cover_every_pair_of_features() -> None:
+    rows = [
+        {switch: context.get(switch, False) for switch in FEATURE_SWITCHES}
+        for context in INTEGRATION_CONTEXTS
+    ]
+    for first, second in itertools.combinations(FEATURE_SWITCHES, 2):
+        seen = {(row[first], row[second]) for row in rows}
+        assert seen == {(False, False), (False, True), (True, False), (True, True)}, (first, second)
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +121,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
     return venv / "bin" / "python", env
 
 
-@pytest.fixture(scope="module", params=INTEGRATION_CONTEXTS)
+@pytest.fixture(scope="module", params=INTEGRATION_CONTEXTS, ids=context_id)
 def project(
     request: pytest.FixtureRequest, cookies_session: Any, venv: tuple[Path, dict[str, str]]
 ) -> Iterator[Project]:

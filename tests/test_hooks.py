@@ -9,7 +9,6 @@ import pytest
 from hooks import post_gen_project
 from hooks.post_gen_project import FEATURE_PATHS, next_steps, remove_disabled
 from hooks.pre_gen_project import (
-    PLANNED_SWITCHES,
     PYTHON_VERSIONS,
     SWITCHES,
     TAKEN_IMPORT_NAMES,
@@ -58,7 +57,6 @@ BAD_ANSWERS: list[tuple[str, Any, str]] = [
     ("python_version", 3.12, "is not supported"),
     *[("package_name", name, "would shadow a package") for name in sorted(TAKEN_IMPORT_NAMES)],
     *[(switch, value, "must be true or false") for switch in SWITCHES for value in NOT_A_BOOL],
-    *[(switch, True, "is not available yet") for switch in sorted(PLANNED_SWITCHES)],
 ]
 
 
@@ -93,12 +91,7 @@ GOOD_ANSWERS: list[tuple[str, Any]] = [
     ("description", ""),
     ("author_email", "first.last+tag@mail.example.co.uk"),
     *[("python_version", version) for version in PYTHON_VERSIONS],
-    *[
-        (switch, value)
-        for switch in SWITCHES
-        for value in (True, False)
-        if not (value and switch in PLANNED_SWITCHES)
-    ],
+    *[(switch, value) for switch in SWITCHES for value in (True, False)],
 ]
 
 

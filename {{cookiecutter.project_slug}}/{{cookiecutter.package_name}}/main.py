@@ -7,9 +7,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .api.errors import install_error_handlers
-from .api.routes import health, roles, users
+from .api.routes import health, {% if cookiecutter.use_pool_monitoring %}pools, {% endif %}roles, users
 {% if cookiecutter.use_cache %}
 from .cache import UserCache, create_redis
+{% endif %}
+{% if cookiecutter.use_pool_monitoring %}
+from .db.monitoring import monitor_pools
 {% endif %}
 from .db.session import Database
 from .security import PasswordHasher
@@ -29,6 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.database = database
         app.state.password_hasher = PasswordHasher.from_settings(active)
+{% if cookiecutter.use_pool_monitoring %}
+        app.state.pool_monitors = monitor_pools(database.engines)
+{% endif %}
 {% if cookiecutter.use_cache %}
         redis = create_redis(active)
         app.state.user_cache = UserCache(
@@ -47,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(health.router)
+{% if cookiecutter.use_pool_monitoring %}
+    app.include_router(pools.router)
+{% endif %}
     app.include_router(users.router)
     app.include_router(roles.router)
     return app

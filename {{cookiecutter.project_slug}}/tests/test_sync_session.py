@@ -1,0 +1,100 @@
+"""The synchronous engine and sessions for scripts and jobs."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import URL, func, select
+
+from {{ cookiecutter.package_name }}.db.sync import SyncDatabase, sync_connect_args, sync_url
+from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.conftest import DatabaseServer, settings_for
+from tests.factories import UNUSABLE_HASH
+
+
+class DeliberateError(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+async def committed_url(server: DatabaseServer) -> AsyncIterator[URL]:
+    """A database of this module's own: these tests commit."""
+    url = await server.create_migrated("sync_{{ cookiecutter.package_name }}")
+    yield url
+    await server.drop(url)
+
+
+@pytest.fixture
+def database(committed_url: URL) -> Iterator[SyncDatabase]:
+    database = SyncDatabase.from_settings(settings_for(committed_url))
+    yield database
+    with database.session() as session:
+        session.query(User).delete()
+    database.dispose()
+
+
+def new_user(username: str) -> User:
+    return User(username=username, email=f"{username}@example.com", hashed_password=UNUSABLE_HASH)
+
+
+def usernames(database: SyncDatabase) -> list[str]:
+    with database.session() as session:
+        return list(session.scalars(select(User.username).order_by(User.username)))
+
+
+def test_session_commits_on_success(database: SyncDatabase) -> None:
+    with database.session() as session:
+        session.add(new_user("scripted"))
+
+    assert usernames(database) == ["scripted"]
+
+
+def add_then_fail(database: SyncDatabase) -> None:
+    with database.session() as session:
+        session.add(new_user("doomed"))
+        session.flush()
+        raise DeliberateError
+
+
+def test_session_rolls_back_on_error(database: SyncDatabase) -> None:
+    with pytest.raises(DeliberateError):
+        add_then_fail(database)
+
+    assert usernames(database) == []
+
+
+def test_server_defaults_come_back(database: SyncDatabase) -> None:
+    with database.session() as session:
+        user = new_user("stamped")
+        session.add(user)
+        session.flush()
+        count = session.scalar(select(func.count()).select_from(User))
+
+    assert user.created_at is not None
+    assert user.is_active is True
+    assert count == 1
+
+
+def test_the_url_uses_psycopg_and_keeps_the_password() -> None:
+    settings = Settings(database_url="postgres://app:p%40ss@db.example:5433/shop")
+    url = sync_url(settings)
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.password, url.host, url.database) == ("p@ss", "db.example", "shop")
+
+
+def test_connection_settings_reach_the_driver() -> None:
+    args = sync_connect_args(Settings(db_ssl_mode="require", db_pgbouncer=True))
+    assert args["sslmode"] == "require"
+    assert args["prepare_threshold"] is None
+{% if cookiecutter.use_soft_delete %}
+
+
+def test_soft_deleted_rows_are_hidden_from_sync_sessions_too(database: SyncDatabase) -> None:
+    with database.session() as session:
+        kept, gone = new_user("kept"), new_user("gone")
+        session.add_all([kept, gone])
+        session.flush()
+        gone.soft_delete()
+
+    assert usernames(database) == ["kept"]
+{% endif %}

@@ -1,0 +1,64 @@
+"""A synchronous engine and sessions (psycopg 3) for scripts, jobs and shells.
+
+Request handlers use the async sessions; this is for code that is not async:
+
+    database = SyncDatabase.from_settings(get_settings())
+    with database.session() as session:  # commits on success, rolls back on error
+        session.add(...)
+    database.dispose()
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Self
+
+from sqlalchemy import URL, Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..settings import Settings
+
+SYNC_DRIVER = "postgresql+psycopg"
+
+
+def sync_url(settings: Settings) -> URL:
+    return settings.primary_url.set(drivername=SYNC_DRIVER)
+
+
+def sync_connect_args(settings: Settings) -> dict[str, Any]:
+    args: dict[str, Any] = {"connect_timeout": max(1, round(settings.db_connect_timeout))}
+    if settings.db_ssl_mode is not None:
+        args["sslmode"] = settings.db_ssl_mode
+    if settings.db_pgbouncer:
+        # No server-side prepared statements behind a transaction-mode pooler.
+        args["prepare_threshold"] = None
+    return args
+
+
+class SyncDatabase:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        engine = create_engine(
+            sync_url(settings),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+            pool_recycle=settings.db_pool_recycle,
+            pool_pre_ping=settings.db_pool_pre_ping,
+            echo=settings.db_echo,
+            echo_pool=settings.db_echo_pool,
+            connect_args=sync_connect_args(settings),
+        )
+        return cls(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work: commit when the block succeeds, roll back if it raises."""
+        with self.sessionmaker.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
