@@ -25,6 +25,12 @@ def to_async_url(raw: str) -> URL:
     return url.set(drivername=ASYNC_DRIVER)
 
 
+{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
+def optional_async_url(value: SecretStr | None) -> URL | None:
+    return None if value is None else to_async_url(value.get_secret_value())
+
+
+{% endif %}
 class Settings(BaseSettings):
     # hide_input_in_errors: a rejected URL must not print its password.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
@@ -99,17 +105,13 @@ class Settings(BaseSettings):
 
     @property
     def replica_url(self) -> URL | None:
-        if self.replica_database_url is None:
-            return None
-        return to_async_url(self.replica_database_url.get_secret_value())
+        return optional_async_url(self.replica_database_url)
 {% endif %}
 {% if cookiecutter.use_analytics_db %}
 
     @property
     def analytics_url(self) -> URL | None:
-        if self.analytics_database_url is None:
-            return None
-        return to_async_url(self.analytics_database_url.get_secret_value())
+        return optional_async_url(self.analytics_database_url)
 {% endif %}
 
 

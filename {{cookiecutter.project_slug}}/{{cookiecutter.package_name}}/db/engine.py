@@ -27,16 +27,19 @@ def connect_args(settings: Settings) -> dict[str, Any]:
     return args
 
 
+def pool_options(settings: Settings) -> dict[str, Any]:
+    """Pool and logging options for `create_engine`, from settings."""
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_recycle": settings.db_pool_recycle,
+        "pool_pre_ping": settings.db_pool_pre_ping,
+        "echo": settings.db_echo,
+        "echo_pool": settings.db_echo_pool,
+    }
+
+
 def create_engine(url: URL, settings: Settings) -> AsyncEngine:
     """An asyncpg engine with the pool configured from settings (no connection is made)."""
-    return create_async_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
-        pool_recycle=settings.db_pool_recycle,
-        pool_pre_ping=settings.db_pool_pre_ping,
-        echo=settings.db_echo,
-        echo_pool=settings.db_echo_pool,
-        connect_args=connect_args(settings),
-    )
+    return create_async_engine(url, connect_args=connect_args(settings), **pool_options(settings))

@@ -16,6 +16,7 @@ from sqlalchemy import URL, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..settings import Settings
+from .engine import pool_options
 
 SYNC_DRIVER = "postgresql+psycopg"
 
@@ -42,15 +43,7 @@ class SyncDatabase:
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         engine = create_engine(
-            sync_url(settings),
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            pool_timeout=settings.db_pool_timeout,
-            pool_recycle=settings.db_pool_recycle,
-            pool_pre_ping=settings.db_pool_pre_ping,
-            echo=settings.db_echo,
-            echo_pool=settings.db_echo_pool,
-            connect_args=sync_connect_args(settings),
+            sync_url(settings), connect_args=sync_connect_args(settings), **pool_options(settings)
         )
         return cls(engine)
 
