@@ -22,6 +22,7 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "{package_name}/db/routing.py",
         "tests/stand_ins.py",
         "tests/test_replica.py",
+        "tests/test_streaming_replica.py",
     ],
     "use_analytics_db": [
         "{package_name}/db/routing.py",
