@@ -45,7 +45,8 @@ def settings_for(url: URL) -> Settings:
         password_hash_time_cost=1,
         password_hash_memory_cost=1024,
 {% if cookiecutter.use_cache %}
-        cache_key_prefix=CACHE_PREFIX,
+        # Ids repeat across the tests' databases: one key namespace per database.
+        cache_key_prefix=f"{CACHE_PREFIX}:{url.database}",
 {% endif %}
     )
 

@@ -11,14 +11,18 @@ from .settings import Settings
 
 
 class PasswordHasher:
-    def __init__(self, *, time_cost: int, memory_cost: int) -> None:
-        self._hash = PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_cost),))
+    def __init__(self, *, time_cost: int, memory_cost: int, parallelism: int = 1) -> None:
+        hasher = Argon2Hasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
+        )
+        self._hash = PasswordHash((hasher,))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         return cls(
             time_cost=settings.password_hash_time_cost,
             memory_cost=settings.password_hash_memory_cost,
+            parallelism=settings.password_hash_parallelism,
         )
 
     async def hash(self, password: str) -> str:
