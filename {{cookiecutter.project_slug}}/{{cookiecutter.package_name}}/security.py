@@ -12,9 +12,7 @@ from .settings import Settings
 
 class PasswordHasher:
     def __init__(self, *, time_cost: int, memory_cost: int, parallelism: int = 1) -> None:
-        hasher = Argon2Hasher(
-            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
-        )
+        hasher = Argon2Hasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
         self._hash = PasswordHash((hasher,))
 
     @classmethod

@@ -1,0 +1,121 @@
+"""Side-by-side timings of the service's database paths, on a scratch database.
+
+    python -m scripts.benchmark [--rounds N] [--batch N]
+
+Creates a database on the server DATABASE_URL names, migrates it, runs the variants of
+each comparison interleaved in one process (so a noisy machine affects both alike),
+prints mean times and their ratio, and drops the database. Requests go through the app
+in-process (httpx ASGITransport): no network, no uvicorn. Password hashing is set to
+its cheapest so that the database work is what gets measured.
+"""
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from itertools import count
+
+from httpx import ASGITransport, AsyncClient
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.conftest import DatabaseServer, settings_for
+
+_names = count(1)
+
+
+def users(n: int) -> list[dict[str, str]]:
+    return [
+        {"username": f"bench{i}", "email": f"bench{i}@example.com", "password": "benchmark pw"}
+        for i in (next(_names) for _ in range(n))
+    ]
+
+
+async def timed(action: Callable[[], Awaitable[object]]) -> float:
+    start = time.perf_counter()
+    await action()
+    return time.perf_counter() - start
+
+
+def report(title: str, a_name: str, a: list[float], b_name: str, b: list[float]) -> None:
+    a_mean, b_mean = statistics.mean(a), statistics.mean(b)
+    print(f"{title}")
+    print(f"  {a_name:<32} {a_mean * 1000:9.2f} ms  (median {statistics.median(a) * 1000:.2f})")
+    print(f"  {b_name:<32} {b_mean * 1000:9.2f} ms  (median {statistics.median(b) * 1000:.2f})")
+    print(f"  ratio {b_name} / {a_name}: {b_mean / a_mean:.1f}x")
+
+
+async def run(rounds: int, batch: int) -> None:
+    server = DatabaseServer(Settings().primary_url)
+    url = await server.create_migrated("bench_{{ cookiecutter.package_name }}")
+    app = create_app(settings_for(url))
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://bench") as client,
+        ):
+
+            async def bulk() -> None:
+                response = await client.post("/users/bulk", json=users(batch))
+                assert response.status_code == 201, response.text
+
+            async def one_by_one() -> None:
+                for user in users(batch):
+                    response = await client.post("/users", json=user)
+                    assert response.status_code == 201, response.text
+
+            bulk_times, single_times = [], []
+            for _ in range(rounds):
+                bulk_times.append(await timed(bulk))
+                single_times.append(await timed(one_by_one))
+            report(
+                f"creating {batch} users ({rounds} rounds)",
+                "POST /users/bulk (one INSERT)",
+                bulk_times,
+                f"{batch} x POST /users",
+                single_times,
+            )
+{% if cookiecutter.use_cache %}
+
+            user_id = (await client.post("/users", json=users(1)[0])).json()["id"]
+            cache = app.state.user_cache
+            path = f"/users/{user_id}"
+
+            async def hit() -> None:
+                response = await client.get(path)
+                assert response.headers["X-Cache"] == "hit"
+
+            async def miss() -> None:
+                await cache.invalidate(user_id)
+                response = await client.get(path)
+                assert response.headers["X-Cache"] == "miss"
+
+            await client.get(path)
+            hits, misses = [], []
+            for _ in range(rounds * 50):
+                hits.append(await timed(hit))
+                misses.append(await timed(miss))
+            report(
+                f"GET /users/<id> ({rounds * 50} of each; a miss includes its DEL)",
+                "cache hit (Redis)",
+                hits,
+                "cache miss (PostgreSQL + SET)",
+                misses,
+            )
+{% endif %}
+    finally:
+        await server.drop(url)
+        await server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=200)
+    arguments = parser.parse_args()
+    asyncio.run(run(arguments.rounds, arguments.batch))
+
+
+if __name__ == "__main__":
+    main()
