@@ -103,6 +103,7 @@ async def run(rounds: int, batch: int) -> None:
                 "cache miss (PostgreSQL + SET)",
                 misses,
             )
+            await cache.invalidate(user_id)
 {% endif %}
     finally:
         await server.drop(url)
