@@ -1,0 +1,49 @@
+"""/openapi.json documents every route with its success and error statuses."""
+
+from fastapi import FastAPI
+from httpx import AsyncClient
+
+# (method, path) -> the statuses the contract promises; 503 wherever the database is used.
+CONTRACT: dict[tuple[str, str], set[str]] = {
+    ("get", "/health"): {"200", "503"},
+    ("post", "/users"): {"201", "409", "422", "503"},
+    ("post", "/users/bulk"): {"201", "409", "422", "503"},
+    ("post", "/users/with-profile"): {"201", "409", "422", "503"},
+    ("get", "/users"): {"200", "422", "503"},
+    ("get", "/users/search"): {"200", "422", "503"},
+    ("get", "/users/stats"): {"200", "503"},
+    ("get", "/users/post-counts"): {"200", "422", "503"},
+    ("get", "/users/{user_id}"): {"200", "404", "422", "503"},
+    ("get", "/users/{user_id}/details"): {"200", "404", "422", "503"},
+    ("patch", "/users/{user_id}"): {"200", "404", "409", "422", "503"},
+    ("delete", "/users/{user_id}"): {"204", "404", "422", "503"},
+{% if cookiecutter.use_soft_delete %}
+    ("post", "/users/{user_id}/restore"): {"200", "404", "409", "422", "503"},
+{% endif %}
+    ("post", "/roles"): {"201", "409", "422", "503"},
+    ("put", "/users/{user_id}/roles/{role_name}"): {"204", "404", "422", "503"},
+    ("get", "/roles/{role_name}/users"): {"200", "404", "422", "503"},
+    # 409: the author was deleted between the check and the insert (foreign key).
+    ("post", "/users/{user_id}/posts"): {"201", "404", "409", "422", "503"},
+{% if cookiecutter.use_pool_monitoring %}
+    ("get", "/health/pools"): {"200"},
+{% endif %}
+}
+
+
+async def test_every_route_documents_its_statuses(client: AsyncClient, app: FastAPI) -> None:
+    response = await client.get(app.openapi_url or "/openapi.json")
+    assert response.status_code == 200
+
+    documented = {
+        (method, path): set(operation["responses"])
+        for path, operations in response.json()["paths"].items()
+        for method, operation in operations.items()
+    }
+
+    assert documented == CONTRACT
+
+
+async def test_error_responses_have_a_detail(client: AsyncClient, app: FastAPI) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert schemas["ErrorResponse"]["required"] == ["detail"]
