@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from itertools import count
 
+from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from {{ cookiecutter.package_name }}.main import create_app
@@ -32,10 +33,18 @@ def users(n: int) -> list[dict[str, str]]:
     ]
 
 
-async def timed(action: Callable[[], Awaitable[object]]) -> float:
-    start = time.perf_counter()
-    await action()
-    return time.perf_counter() - start
+async def compare(
+    rounds: int, first: Callable[[], Awaitable[object]], second: Callable[[], Awaitable[object]]
+) -> tuple[list[float], list[float]]:
+    """Seconds per call of each, the two interleaved so that both see the same machine."""
+    first_times: list[float] = []
+    second_times: list[float] = []
+    for _ in range(rounds):
+        for action, times in ((first, first_times), (second, second_times)):
+            start = time.perf_counter()
+            await action()
+            times.append(time.perf_counter() - start)
+    return first_times, second_times
 
 
 def report(title: str, a_name: str, a: list[float], b_name: str, b: list[float]) -> None:
@@ -46,67 +55,64 @@ def report(title: str, a_name: str, a: list[float], b_name: str, b: list[float])
     print(f"  ratio {b_name} / {a_name}: {b_mean / a_mean:.1f}x")
 
 
-async def run(rounds: int, batch: int) -> None:
-    server = DatabaseServer(Settings().primary_url)
-    url = await server.create_migrated("bench_{{ cookiecutter.package_name }}")
-    app = create_app(settings_for(url))
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            AsyncClient(transport=ASGITransport(app=app), base_url="http://bench") as client,
-        ):
+async def measure(app: FastAPI, client: AsyncClient, rounds: int, batch: int) -> None:
+    async def bulk() -> None:
+        response = await client.post("/users/bulk", json=users(batch))
+        assert response.status_code == 201, response.text
 
-            async def bulk() -> None:
-                response = await client.post("/users/bulk", json=users(batch))
-                assert response.status_code == 201, response.text
+    async def one_by_one() -> None:
+        for user in users(batch):
+            response = await client.post("/users", json=user)
+            assert response.status_code == 201, response.text
 
-            async def one_by_one() -> None:
-                for user in users(batch):
-                    response = await client.post("/users", json=user)
-                    assert response.status_code == 201, response.text
-
-            bulk_times, single_times = [], []
-            for _ in range(rounds):
-                bulk_times.append(await timed(bulk))
-                single_times.append(await timed(one_by_one))
-            report(
-                f"creating {batch} users ({rounds} rounds)",
-                "POST /users/bulk (one INSERT)",
-                bulk_times,
-                f"{batch} x POST /users",
-                single_times,
-            )
+    bulk_times, single_times = await compare(rounds, bulk, one_by_one)
+    report(
+        f"creating {batch} users ({rounds} rounds)",
+        "POST /users/bulk (one INSERT)",
+        bulk_times,
+        f"{batch} x POST /users",
+        single_times,
+    )
 {% if cookiecutter.use_cache %}
 
-            user_id = (await client.post("/users", json=users(1)[0])).json()["id"]
-            cache = app.state.user_cache
-            path = f"/users/{user_id}"
+    user_id = (await client.post("/users", json=users(1)[0])).json()["id"]
+    cache = app.state.user_cache
+    path = f"/users/{user_id}"
 
-            async def hit() -> None:
-                response = await client.get(path)
-                assert response.headers["X-Cache"] == "hit"
+    async def hit() -> None:
+        response = await client.get(path)
+        assert response.headers["X-Cache"] == "hit"
 
-            async def miss() -> None:
-                await cache.invalidate(user_id)
-                response = await client.get(path)
-                assert response.headers["X-Cache"] == "miss"
+    async def miss() -> None:
+        await cache.invalidate(user_id)
+        response = await client.get(path)
+        assert response.headers["X-Cache"] == "miss"
 
-            await client.get(path)
-            hits, misses = [], []
-            for _ in range(rounds * 50):
-                hits.append(await timed(hit))
-                misses.append(await timed(miss))
-            report(
-                f"GET /users/<id> ({rounds * 50} of each; a miss includes its DEL)",
-                "cache hit (Redis)",
-                hits,
-                "cache miss (PostgreSQL + SET)",
-                misses,
-            )
-            await cache.invalidate(user_id)
+    await client.get(path)
+    hits, misses = await compare(rounds * 50, hit, miss)
+    report(
+        f"GET /users/<id> ({rounds * 50} of each; a miss includes its DEL)",
+        "cache hit (Redis)",
+        hits,
+        "cache miss (PostgreSQL + SET)",
+        misses,
+    )
+    await cache.invalidate(user_id)
 {% endif %}
+
+
+async def run(rounds: int, batch: int) -> None:
+    server = DatabaseServer(Settings().primary_url)
+    try:
+        async with server.migrated_database("bench_{{ cookiecutter.package_name }}") as url:
+            app = create_app(settings_for(url))
+            transport = ASGITransport(app=app)
+            async with (
+                app.router.lifespan_context(app),
+                AsyncClient(transport=transport, base_url="http://bench") as client,
+            ):
+                await measure(app, client, rounds, batch)
     finally:
-        await server.drop(url)
         await server.close()
 
 

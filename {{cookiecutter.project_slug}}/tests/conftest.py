@@ -5,9 +5,10 @@ with Alembic once, and drop it at the end. Each test runs inside a transaction t
 rolled back afterwards; the code under test commits to savepoints inside it.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -15,8 +16,8 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import URL, Connection, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy import URL, Connection, event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from {{ cookiecutter.package_name }}.api.deps import {% if cookiecutter.use_analytics_db %}get_analytics_session, {% endif %}get_read_session, get_session
 from {{ cookiecutter.package_name }}.main import create_app
@@ -51,6 +52,28 @@ def settings_for(url: URL) -> Settings:
     )
 
 
+@contextmanager
+def recorded_statements(
+    source: AsyncEngine | AsyncConnection, *, ignore: tuple[str, ...] = ()
+) -> Iterator[list[str]]:
+    """The SQL sent through `source` while the block runs, less statements starting with
+    any of `ignore`."""
+    target = source.sync_engine if isinstance(source, AsyncEngine) else source.sync_connection
+    assert target is not None
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement: str = args[2]
+        if not statement.startswith(ignore):
+            sent.append(statement)
+
+    event.listen(target, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(target, "before_cursor_execute", record)
+
+
 class DatabaseServer:
     """Creates and drops databases on the server that DATABASE_URL names."""
 
@@ -66,18 +89,22 @@ class DatabaseServer:
             await connection.execute(text(f'CREATE DATABASE "{name}"'))
         return self.url.set(database=name)
 
-    async def create_migrated(self, prefix: str) -> URL:
-        """A new database at the newest migration."""
+    @asynccontextmanager
+    async def migrated_database(self, prefix: str) -> AsyncIterator[URL]:
+        """A new database at the newest migration, dropped when the block ends."""
         url = await self.create(prefix)
-        engine = create_async_engine(url)
         try:
-            async with engine.begin() as connection:
-                await connection.run_sync(
-                    lambda sync: command.upgrade(alembic_config(sync), "head")
-                )
+            engine = create_async_engine(url)
+            try:
+                async with engine.begin() as connection:
+                    await connection.run_sync(
+                        lambda sync: command.upgrade(alembic_config(sync), "head")
+                    )
+            finally:
+                await engine.dispose()
+            yield url
         finally:
-            await engine.dispose()
-        return url
+            await self.drop(url)
 
     async def execute(self, url: URL, *statements: str) -> None:
         """Run statements as the admin user in the database `url` names."""
@@ -109,11 +136,8 @@ async def server() -> AsyncIterator[DatabaseServer]:
 @pytest.fixture(scope="session")
 async def database_url(server: DatabaseServer) -> AsyncIterator[URL]:
     """A fresh database migrated to head with Alembic, dropped after the run."""
-    url = await server.create_migrated("test_{{ cookiecutter.package_name }}")
-    try:
+    async with server.migrated_database("test_{{ cookiecutter.package_name }}") as url:
         yield url
-    finally:
-        await server.drop(url)
 
 
 @pytest.fixture(scope="session")

@@ -5,18 +5,17 @@ Stand-ins are read-only roles on the test server (see stand_ins.py).
 """
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
-from sqlalchemy import URL, event, make_url, text
+from sqlalchemy import URL, make_url, text
 
 from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.conftest import DatabaseServer, settings_for
+from tests.conftest import DatabaseServer, recorded_statements, settings_for
 from tests.factories import user_payload
 from tests.stand_ins import read_only_url
 
@@ -25,9 +24,9 @@ UNREACHABLE = "postgresql://analyst:s3cret-pw@127.0.0.1:1/nowhere"
 
 @pytest.fixture(scope="module")
 async def primary_url(server: DatabaseServer) -> AsyncIterator[URL]:
-    url = await server.create_migrated("analytics_{{ cookiecutter.package_name }}")
-    yield url
-    await server.drop(url)
+    """A database of this module's own: these tests commit."""
+    async with server.migrated_database("analytics_{{ cookiecutter.package_name }}") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -113,20 +112,12 @@ async def app(primary_url: URL, analytics_url: str) -> AsyncIterator[FastAPI]:
 
 async def test_statistics_endpoints_query_the_analytics_database(app: FastAPI) -> None:
     analytics_engine = app.state.database.engines["analytics"]
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         created = await client.post("/users", json=user_payload())
-        event.listen(analytics_engine.sync_engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements(analytics_engine) as sent:
             stats = await client.get("/users/stats")
             counts = await client.get("/users/post-counts")
             await client.get(f"/users/{created.json()['id']}")
-        finally:
-            event.remove(analytics_engine.sync_engine, "before_cursor_execute", record)
         health = await client.get("/health")
 
     assert stats.status_code == counts.status_code == 200

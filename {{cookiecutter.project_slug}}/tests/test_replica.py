@@ -4,23 +4,20 @@ back to the primary when the replica is missing or down.
 The replica is stood in for by a read-only role on the test server (see stand_ins.py).
 """
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
-from sqlalchemy import URL, event, text
+from sqlalchemy import URL, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.db.routing import FallbackSessions
 from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.conftest import DatabaseServer, settings_for
+from tests.conftest import DatabaseServer, recorded_statements, settings_for
 from tests.factories import user_payload
 from tests.stand_ins import read_only_url
 
@@ -30,9 +27,8 @@ UNREACHABLE = "postgresql://reader:s3cret-pw@127.0.0.1:1/nowhere"
 @pytest.fixture(scope="module")
 async def primary_url(server: DatabaseServer) -> AsyncIterator[URL]:
     """A database of this module's own: these tests commit."""
-    url = await server.create_migrated("replica_{{ cookiecutter.package_name }}")
-    yield url
-    await server.drop(url)
+    async with server.migrated_database("replica_{{ cookiecutter.package_name }}") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -55,21 +51,6 @@ async def database(primary_url: URL, replica_url: URL) -> AsyncIterator[Database
     )
     yield database
     await database.dispose()
-
-
-@contextmanager
-def statements_on(engine: AsyncEngine) -> Iterator[list[str]]:
-    """SQL sent through `engine` while the block runs."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_read_sessions_use_the_replica(database: Database, replica_url: URL) -> None:
@@ -100,8 +81,8 @@ async def test_endpoints_read_from_the_replica_and_write_to_the_primary(app: Fas
     engines = app.state.database.engines
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         with (
-            statements_on(engines["primary"]) as on_primary,
-            statements_on(engines["replica"]) as on_replica,
+            recorded_statements(engines["primary"]) as on_primary,
+            recorded_statements(engines["replica"]) as on_replica,
         ):
             created = await client.post("/users", json=user_payload())
             user_id = created.json()["id"]

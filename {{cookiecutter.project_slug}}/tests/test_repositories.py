@@ -5,29 +5,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.models import Role, User
 from {{ cookiecutter.package_name }}.repositories import RoleRepository, UserRepository
 from {{ cookiecutter.package_name }}.repositories.user import escape_like
+from tests.conftest import recorded_statements
 from tests.factories import UNUSABLE_HASH, make_post, make_role, make_user
 
 
 @pytest.fixture
 async def statements(session: AsyncSession) -> AsyncIterator[list[str]]:
     """Queries the test's session sends, in order (savepoint bookkeeping left out)."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        statement: str = args[2]
-        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
-            sent.append(statement)
-
-    connection = (await session.connection()).sync_connection
-    event.listen(connection, "before_cursor_execute", record)
-    yield sent
-    event.remove(connection, "before_cursor_execute", record)
+    savepoints = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")
+    with recorded_statements(await session.connection(), ignore=savepoints) as sent:
+        yield sent
 
 
 def user_row(name: str, **extra: Any) -> dict[str, Any]:

@@ -5,9 +5,11 @@ import os
 import socket
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from sqlalchemy import URL
 
 from tests.conftest import PROJECT_ROOT, DatabaseServer
 from tests.factories import user_payload
@@ -24,7 +26,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 async def base_url(server: DatabaseServer) -> AsyncIterator[str]:
-    url = await server.create_migrated("server_{{ cookiecutter.package_name }}")
+    async with (
+        server.migrated_database("server_{{ cookiecutter.package_name }}") as url,
+        serving(url) as base,
+    ):
+        yield base
+
+
+@asynccontextmanager
+async def serving(url: URL) -> AsyncIterator[str]:
+    """uvicorn serving the app on `url` in a subprocess, until the block ends."""
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": url.render_as_string(hide_password=False),
@@ -59,7 +70,6 @@ async def base_url(server: DatabaseServer) -> AsyncIterator[str]:
     finally:
         process.terminate()
         await process.wait()
-        await server.drop(url)
 
 
 async def test_every_contract_row_over_http(base_url: str) -> None:

@@ -54,13 +54,12 @@ async def urls() -> AsyncIterator[tuple[URL, URL]]:
     assert PRIMARY is not None
     assert REPLICA is not None
     server = DatabaseServer(to_async_url(PRIMARY))
-    primary = await server.create_migrated("stream_{{ cookiecutter.package_name }}")
-    replica = to_async_url(REPLICA).set(database=primary.database)
     try:
-        await replayed(replica)
-        yield primary, replica
+        async with server.migrated_database("stream_{{ cookiecutter.package_name }}") as primary:
+            replica = to_async_url(REPLICA).set(database=primary.database)
+            await replayed(replica)
+            yield primary, replica
     finally:
-        await server.drop(primary)
         await server.close()
 
 

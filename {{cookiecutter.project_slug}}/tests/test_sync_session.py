@@ -19,9 +19,8 @@ class DeliberateError(Exception):
 @pytest.fixture(scope="module")
 async def committed_url(server: DatabaseServer) -> AsyncIterator[URL]:
     """A database of this module's own: these tests commit."""
-    url = await server.create_migrated("sync_{{ cookiecutter.package_name }}")
-    yield url
-    await server.drop(url)
+    async with server.migrated_database("sync_{{ cookiecutter.package_name }}") as url:
+        yield url
 
 
 @pytest.fixture

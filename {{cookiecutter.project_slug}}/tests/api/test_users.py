@@ -6,11 +6,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.models import {% if not cookiecutter.use_soft_delete %}Post, {% endif %}User, UserProfile
 from {{ cookiecutter.package_name }}.security import PasswordHasher
+from tests.conftest import recorded_statements
 from tests.factories import PASSWORD, make_post, make_role, make_user, user_payload
 
 USER_FIELDS = {
@@ -111,18 +112,9 @@ async def test_missing_body_is_422(client: AsyncClient, app: FastAPI) -> None:
 async def test_bulk_create_inserts_every_user_in_one_statement(
     client: AsyncClient, app: FastAPI, session: AsyncSession
 ) -> None:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
     payloads = [user_payload() for _ in range(25)]
-    connection = await session.connection()
-    event.listen(connection.sync_connection, "before_cursor_execute", record)
-    try:
+    with recorded_statements(await session.connection()) as statements:
         response = await client.post(app.url_path_for("create_users"), json=payloads)
-    finally:
-        event.remove(connection.sync_connection, "before_cursor_execute", record)
 
     assert response.status_code == 201, response.text
     body = response.json()
