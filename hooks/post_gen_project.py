@@ -19,6 +19,7 @@ from typing import Any
 # switches stays while any of them is on.
 FEATURE_PATHS: dict[str, list[str]] = {
     "use_replica": [
+        "{package_name}/db/consistency.py",
         "{package_name}/db/routing.py",
         "tests/stand_ins.py",
         "tests/test_replica.py",
@@ -29,7 +30,11 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "tests/stand_ins.py",
         "tests/test_analytics.py",
     ],
-    "use_cache": ["{package_name}/cache", "tests/test_cache.py"],
+    "use_cache": [
+        "{package_name}/cache",
+        "{package_name}/db/consistency.py",
+        "tests/test_cache.py",
+    ],
     "use_pool_monitoring": [
         "{package_name}/db/monitoring.py",
         "{package_name}/api/routes/pools.py",

@@ -3,11 +3,21 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, {% if cookiecutter.use_replica or cookiecutter.use_cache %}Header, {% endif %}Request{% if cookiecutter.use_replica or cookiecutter.use_cache %}, Response{% endif +%}
 from sqlalchemy.ext.asyncio import AsyncSession
 
 {% if cookiecutter.use_cache %}
-from ..cache import CachedUserService, UserCache
+from ..cache import UserCache
+{% endif %}
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+from ..db.consistency import (
+    READ_YOUR_WRITES,
+    TOKEN_HEADER,
+    TOKEN_PATTERN,
+    ReadYourWrites,
+    format_position,
+    parse_position,
+)
 {% endif %}
 from ..db.session import Database
 from ..security import PasswordHasher
@@ -36,6 +46,48 @@ UserCacheDep = Annotated[UserCache, Depends(get_user_cache)]
 {% endif %}
 
 
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+def get_read_your_writes(
+    token: Annotated[
+        str | None,
+        Header(
+            alias=TOKEN_HEADER,
+            pattern=TOKEN_PATTERN,
+            description="From an earlier write's response: reads will include that write.",
+        ),
+    ] = None,
+) -> ReadYourWrites:
+    """What this request's reads must see; one object per request, shared by its sessions."""
+    return ReadYourWrites(required_position=None if token is None else parse_position(token))
+
+
+ReadYourWritesDep = Annotated[ReadYourWrites, Depends(get_read_your_writes)]
+
+
+async def get_session(
+    database: DatabaseDep, read_your_writes: ReadYourWritesDep, response: Response
+) -> AsyncIterator[AsyncSession]:
+    """A session for reads and writes on the primary; services commit through it.
+
+    Once it closes, what it committed is published (cache entries invalidated) and the
+    response carries the position after it as `X-Consistency-Token`.
+    """
+    async with database.sessionmaker(info={READ_YOUR_WRITES: read_your_writes}) as session:
+        try:
+            yield session
+        finally:
+            position = await database.publish(session)
+            if position is not None:
+                response.headers[TOKEN_HEADER] = format_position(position)
+
+
+async def get_read_session(
+    database: DatabaseDep, read_your_writes: ReadYourWritesDep
+) -> AsyncIterator[AsyncSession]:
+    """A session for reads that may be served by a replica that has seen the reader's writes."""
+    async with database.read_sessions(info={READ_YOUR_WRITES: read_your_writes}) as session:
+        yield session
+{% else %}
 async def get_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
     """A session for reads and writes on the primary; services commit through it."""
     async with database.sessionmaker() as session:
@@ -46,6 +98,7 @@ async def get_read_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]
     """A session for reads that may be served by a replica."""
     async with database.read_sessions() as session:
         yield session
+{% endif %}
 {% if cookiecutter.use_analytics_db %}
 
 
@@ -64,15 +117,8 @@ AnalyticsSessionDep = Annotated[AsyncSession, Depends(get_analytics_session, sco
 {% endif %}
 
 
-{% if cookiecutter.use_cache %}
-def get_user_service(
-    session: SessionDep, hasher: PasswordHasherDep, cache: UserCacheDep
-) -> UserService:
-    return CachedUserService(session, hasher, cache)
-{% else %}
 def get_user_service(session: SessionDep, hasher: PasswordHasherDep) -> UserService:
     return UserService(session, hasher)
-{% endif %}
 
 
 def get_user_reader(session: ReadSessionDep, hasher: PasswordHasherDep) -> UserService:
