@@ -186,9 +186,7 @@ async def test_a_hanging_replica_costs_one_probe_at_a_time(primary_url: URL) -> 
             AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
         ):
             user_id = (await client.post("/users", json=user_payload())).json()["id"]
-            responses = await asyncio.gather(
-                *(client.get(f"/users/{user_id}") for _ in range(20))
-            )
+            responses = await asyncio.gather(*(client.get(f"/users/{user_id}") for _ in range(20)))
     finally:
         listener.close()
         for writer in accepted:

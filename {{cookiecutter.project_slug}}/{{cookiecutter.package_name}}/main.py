@@ -6,6 +6,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+from .api.consistency import ConsistencyTokenMiddleware
+{% endif %}
 from .api.errors import install_error_handlers
 from .api.routes import health, {% if cookiecutter.use_pool_monitoring %}pools, {% endif %}roles, users
 {% if cookiecutter.use_cache %}
@@ -58,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
     install_error_handlers(app)
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+    app.add_middleware(ConsistencyTokenMiddleware)
+{% endif %}
     app.include_router(health.router)
 {% if cookiecutter.use_pool_monitoring %}
     app.include_router(pools.router)

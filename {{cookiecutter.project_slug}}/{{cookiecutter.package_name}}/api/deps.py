@@ -3,26 +3,22 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
-from fastapi import Depends, {% if cookiecutter.use_replica or cookiecutter.use_cache %}Header, {% endif %}Request{% if cookiecutter.use_replica or cookiecutter.use_cache %}, Response{% endif +%}
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 {% if cookiecutter.use_cache %}
 from ..cache import UserCache
 {% endif %}
 {% if cookiecutter.use_replica or cookiecutter.use_cache %}
-from ..db.consistency import (
-    READ_YOUR_WRITES,
-    TOKEN_HEADER,
-    TOKEN_PATTERN,
-    ReadYourWrites,
-    format_position,
-    parse_position,
-)
+from ..db.consistency import READ_YOUR_WRITES
 {% endif %}
 from ..db.session import Database
 from ..security import PasswordHasher
 from ..services.roles import RoleService
 from ..services.users import UserService
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+from .consistency import ReadYourWritesDep
+{% endif %}
 
 
 def get_database(request: Request) -> Database:
@@ -47,30 +43,13 @@ UserCacheDep = Annotated[UserCache, Depends(get_user_cache)]
 
 
 {% if cookiecutter.use_replica or cookiecutter.use_cache %}
-def get_read_your_writes(
-    token: Annotated[
-        str | None,
-        Header(
-            alias=TOKEN_HEADER,
-            pattern=TOKEN_PATTERN,
-            description="From an earlier write's response: reads will include that write.",
-        ),
-    ] = None,
-) -> ReadYourWrites:
-    """What this request's reads must see; one object per request, shared by its sessions."""
-    return ReadYourWrites(required_position=None if token is None else parse_position(token))
-
-
-ReadYourWritesDep = Annotated[ReadYourWrites, Depends(get_read_your_writes)]
-
-
 async def get_session(
-    database: DatabaseDep, read_your_writes: ReadYourWritesDep, response: Response
+    database: DatabaseDep, read_your_writes: ReadYourWritesDep
 ) -> AsyncIterator[AsyncSession]:
     """A session for reads and writes on the primary; services commit through it.
 
-    Once it closes, what it committed is published (cache entries invalidated) and the
-    response carries the position after it as `X-Consistency-Token`.
+    Once it closes (before the response is sent), what it committed is published: cache
+    entries invalidated, and the position after it kept for `X-Consistency-Token`.
     """
     async with database.sessionmaker(info={READ_YOUR_WRITES: read_your_writes}) as session:
         try:
@@ -78,7 +57,7 @@ async def get_session(
         finally:
             position = await database.publish(session)
             if position is not None:
-                response.headers[TOKEN_HEADER] = format_position(position)
+                read_your_writes.position = position
 
 
 async def get_read_session(

@@ -60,6 +60,8 @@ class ReadYourWrites:
     required_position: int | None = None
     # Set once this request committed a write: its later reads go to the primary.
     wrote: bool = False
+    # The primary's position after this request's commits: the token it answers with.
+    position: int | None = None
 
 
 @dataclass

@@ -18,7 +18,10 @@ from ...schemas.user import (
     UserWithProfileCreate,
     UserWithProfileRead,
 )
-from ..deps import {% if cookiecutter.use_cache %}ReadYourWritesDep, UserCacheDep, {% endif %}UserReaderDep, UserReportsDep, UserServiceDep
+{% if cookiecutter.use_cache %}
+from ..consistency import ReadYourWritesDep
+{% endif %}
+from ..deps import {% if cookiecutter.use_cache %}UserCacheDep, {% endif %}UserReaderDep, UserReportsDep, UserServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 
 router = APIRouter(prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES)
