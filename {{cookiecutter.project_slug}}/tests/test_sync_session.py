@@ -3,9 +3,15 @@
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlalchemy import URL, func, select
+{% if cookiecutter.use_cache %}
+from httpx import ASGITransport, AsyncClient
+{% endif %}
+from sqlalchemy import URL, func, select{% if cookiecutter.use_cache %}, update{% endif +%}
 
 from {{ cookiecutter.package_name }}.db.sync import SyncDatabase, sync_connect_args, sync_url
+{% if cookiecutter.use_cache %}
+from {{ cookiecutter.package_name }}.main import create_app
+{% endif %}
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, settings_for
@@ -96,4 +102,34 @@ def test_soft_deleted_rows_are_hidden_from_sync_sessions_too(database: SyncDatab
         gone.soft_delete()
 
     assert usernames(database) == ["kept"]
+{% endif %}
+{% if cookiecutter.use_cache %}
+
+
+async def test_commits_invalidate_the_cache_entries_they_change(
+    database: SyncDatabase, committed_url: URL
+) -> None:
+    with database.session() as session:
+        user = new_user("cached")
+        session.add(user)
+    path = f"/users/{user.id}"
+    app = create_app(settings_for(committed_url))
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        await client.get(path)
+        hit = await client.get(path)
+        with database.session() as session:
+            changed = session.get_one(User, user.id)
+            changed.full_name = "Changed by a script"
+        after_update = await client.get(path)
+        await client.get(path)
+        with database.session() as session:
+            session.execute(update(User).values(bio="Changed in bulk"))
+        after_bulk_update = await client.get(path)
+
+    assert hit.headers["X-Cache"] == "hit"
+    assert after_update.json()["full_name"] == "Changed by a script"
+    assert after_bulk_update.json()["bio"] == "Changed in bulk"
 {% endif %}

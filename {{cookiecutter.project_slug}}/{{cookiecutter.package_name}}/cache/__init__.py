@@ -1,6 +1,6 @@
 """Redis cache-aside for single-entity reads, versioned by WAL positions."""
 
-from .client import create_redis
-from .users import UserCache
+from .client import create_redis, create_sync_redis
+from .users import SyncUserInvalidation, UserCache
 
-__all__ = ["UserCache", "create_redis"]
+__all__ = ["SyncUserInvalidation", "UserCache", "create_redis", "create_sync_redis"]

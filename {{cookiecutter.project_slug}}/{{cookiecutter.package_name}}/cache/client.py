@@ -1,9 +1,11 @@
 """The Redis client: made in the lifespan (no connection yet), closed at shutdown."""
 
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry as SyncRetry
 
 from ..settings import Settings
 
@@ -17,4 +19,14 @@ def create_redis(settings: Settings) -> Redis:
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+    )
+
+
+def create_sync_redis(settings: Settings) -> SyncRedis:
+    """The same client for synchronous code (scripts and jobs)."""
+    return SyncRedis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        retry=SyncRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )

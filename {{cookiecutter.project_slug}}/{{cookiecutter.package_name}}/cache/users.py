@@ -18,6 +18,7 @@ import time
 from typing import cast
 
 from pydantic import ValidationError
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -55,8 +56,26 @@ return #KEYS
 """
 
 
-def _version(position: int) -> str:
-    return f"{position:0{_VERSION_WIDTH}x}"
+def _version(position: int | None) -> str:
+    return f"{_UNKNOWN_POSITION if position is None else position:0{_VERSION_WIDTH}x}"
+
+
+def user_key(prefix: str, user_id: int) -> str:
+    return f"{prefix}:user:{user_id}"
+
+
+def floor_key(prefix: str) -> str:
+    """Under every user entry: raised by bulk statements on the users table."""
+    return f"{prefix}:user:floor"
+
+
+def keys_for(prefix: str, changes: Changes) -> list[str]:
+    """The keys a commit with `changes` makes stale."""
+    table = User.__tablename__
+    keys = [user_key(prefix, identity[0]) for name, identity in changes.rows if name == table]
+    if table in changes.tables or ANY_TABLE in changes.tables:
+        keys.append(floor_key(prefix))
+    return sorted(keys)
 
 
 class UserCache:
@@ -84,11 +103,11 @@ class UserCache:
         self._redelivery: asyncio.Task[None] | None = None
 
     def key(self, user_id: int) -> str:
-        return f"{self.prefix}:user:{user_id}"
+        return user_key(self.prefix, user_id)
 
     @property
     def floor_key(self) -> str:
-        return f"{self.prefix}:user:floor"
+        return floor_key(self.prefix)
 
     @property
     def available(self) -> bool:
@@ -137,19 +156,12 @@ class UserCache:
         except _UNAVAILABLE as error:
             self._failed("fill", error)
 
-    def keys_for(self, changes: Changes) -> list[str]:
-        table = User.__tablename__
-        keys = [self.key(identity[0]) for name, identity in changes.rows if name == table]
-        if table in changes.tables or ANY_TABLE in changes.tables:
-            keys.append(self.floor_key)
-        return sorted(keys)
-
     async def invalidate(self, changes: Changes, position: int | None) -> None:
         """Tombstone what `changes` touched, as of `position` (None: unknown)."""
-        keys = self.keys_for(changes)
+        keys = keys_for(self.prefix, changes)
         if not keys:
             return
-        version = _version(_UNKNOWN_POSITION if position is None else position)
+        version = _version(position)
         try:
             await self._invalidate(keys=keys, args=[version, self.ttl_ms])
         except _UNAVAILABLE as error:
@@ -178,3 +190,34 @@ class UserCache:
         if self._redelivery is not None:
             self._redelivery.cancel()
         await self.redis.aclose()
+
+
+class SyncUserInvalidation:
+    """`UserCache.invalidate` for synchronous code: `SyncDatabase` calls it after commits."""
+
+    def __init__(self, redis: SyncRedis, *, ttl_seconds: int, prefix: str) -> None:
+        self.redis = redis
+        self.ttl_ms = ttl_seconds * 1000
+        self.prefix = prefix
+        self._invalidate = redis.register_script(_INVALIDATE)
+
+    def __call__(self, changes: Changes, position: int | None) -> None:
+        keys = keys_for(self.prefix, changes)
+        if not keys:
+            return
+        # No event loop to retry later from: a few quick tries, then say what is at stake.
+        for attempt in range(3):
+            try:
+                self._invalidate(keys=keys, args=[_version(position), self.ttl_ms])
+                return
+            except _UNAVAILABLE as error:
+                failure = error
+                time.sleep(0.1 * (attempt + 1))
+        logger.error(
+            "cache invalidation failed (%s): %d entries may be stale until their TTL",
+            type(failure).__name__,
+            len(keys),
+        )
+
+    def close(self) -> None:
+        self.redis.close()
