@@ -209,9 +209,7 @@ async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[Async
         app.state.database,
         sessionmaker=bound,
         read_sessions=bound,
-{% if cookiecutter.use_analytics_db %}
-        analytics_sessions=bound,
-{% endif %}
+        report_sessions=bound,
     )
     app.dependency_overrides[get_database] = lambda: on_test_connection
 {% if cookiecutter.use_cache %}

@@ -50,7 +50,7 @@ def configured(primary_url: URL, **urls: str | None) -> Settings:
 
 async def reporting_user(settings: Settings) -> str | None:
     """Which role a reporting session connects as."""
-    async with running(settings) as database, database.analytics_sessions() as session:
+    async with running(settings) as database, database.report_sessions() as session:
         user: str | None = await session.scalar(text("SELECT current_user"))
         return user
 

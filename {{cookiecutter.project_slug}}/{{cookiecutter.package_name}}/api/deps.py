@@ -78,22 +78,18 @@ async def get_read_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]
     async with database.read_sessions() as session:
         yield session
 {% endif %}
-{% if cookiecutter.use_analytics_db %}
 
 
-async def get_analytics_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+async def get_report_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
     """A session for reporting queries (analytics database, else replica, else primary)."""
-    async with database.analytics_sessions() as session:
+    async with database.report_sessions() as session:
         yield session
-{% endif %}
 
 
 # scope="function": the session closes before the response is sent, not after.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
-{% if cookiecutter.use_analytics_db %}
-AnalyticsSessionDep = Annotated[AsyncSession, Depends(get_analytics_session, scope="function")]
-{% endif %}
+ReportSessionDep = Annotated[AsyncSession, Depends(get_report_session, scope="function")]
 
 
 def get_user_service(session: SessionDep, hasher: PasswordHasherDep) -> UserService:
@@ -104,7 +100,7 @@ def get_user_reader(session: ReadSessionDep, hasher: PasswordHasherDep) -> UserS
     return UserService(session, hasher)
 
 
-def get_user_reports(session: {% if cookiecutter.use_analytics_db %}AnalyticsSessionDep{% else %}ReadSessionDep{% endif %}, hasher: PasswordHasherDep) -> UserService:
+def get_user_reports(session: ReportSessionDep, hasher: PasswordHasherDep) -> UserService:
     """User statistics and other reporting queries."""
     return UserService(session, hasher)
 

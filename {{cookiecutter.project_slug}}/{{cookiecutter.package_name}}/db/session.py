@@ -67,10 +67,9 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
     # Sessions for reads that tolerate a replica (the primary when there is none).
     read_sessions: async_sessionmaker[AsyncSession]
-{% if cookiecutter.use_analytics_db %}
-    # Sessions for reporting queries: analytics database, else replica, else primary.
-    analytics_sessions: async_sessionmaker[AsyncSession]
-{% endif %}
+    # Sessions for reporting queries, which tolerate lag (and ignore read-your-writes):
+    # the analytics database, else the replica, else the primary.
+    report_sessions: async_sessionmaker[AsyncSession]
 {% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
     # Background checks of each standby, and the engines they use (apart from `engines`).
     monitors: list[StandbyMonitor] = field(default_factory=list)
@@ -123,11 +122,12 @@ class Database:
 {% else %}
             read_sessions=sessionmaker,
 {% endif %}
-{% if cookiecutter.use_analytics_db %}
-            # Reports tolerate lag: they ignore the reader's own writes and tokens.
-            analytics_sessions=routed_sessionmaker(
+{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
+            report_sessions=routed_sessionmaker(
                 router("analytics", "replica", honour_requirements=False)
             ),
+{% else %}
+            report_sessions=sessionmaker,
 {% endif %}
 {% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
             monitors=list(monitors.values()),
