@@ -40,7 +40,7 @@ async def checked(database: Database) -> None:
     """Wait until each standby of `database` has been checked once (reads go to the
     primary until then)."""
     await asyncio.wait_for(
-        asyncio.gather(*(monitor.checked.wait() for monitor in database.monitors)), 10
+        asyncio.gather(*(m.checked.wait() for m in database.standbys.monitors.values())), 10
     )
 
 

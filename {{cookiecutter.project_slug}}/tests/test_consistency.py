@@ -206,7 +206,7 @@ async def test_a_standby_further_behind_than_the_limit_is_skipped(urls: tuple[UR
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
     ):
         created = await client.post("/users", json=user_payload())
-        monitor = app.state.database.monitors[0]
+        monitor = app.state.database.standbys.monitors["replica"]
         for _ in range(40):
             if monitor.status.lag_seconds > 0.3:
                 break

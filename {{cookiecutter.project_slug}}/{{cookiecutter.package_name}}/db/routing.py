@@ -13,16 +13,21 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import URL, Engine, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session
 
 from ..settings import Settings
-from .engine import connect_args
+from .engine import connect_args, create_engine
 from .errors import is_connection_error
 
 logger = logging.getLogger(__name__)
@@ -221,3 +226,64 @@ class ReadSession(AsyncSession):
 
     async def get(self, *args: Any, **kwargs: Any) -> Any:
         return await self._retried(super().get, *args, **kwargs)
+
+
+@dataclass
+class Standbys:
+    """The configured standbys: their engines, monitors, and the checks' background tasks."""
+
+    engines: dict[str, AsyncEngine]
+    monitors: dict[str, StandbyMonitor]
+    # Engines the monitors check with, the primary's first.
+    probes: list[AsyncEngine]
+    max_lag_seconds: float
+    _checks: list["asyncio.Task[None]"] = field(default_factory=list)
+
+    @classmethod
+    def from_urls(
+        cls, primary: URL, standbys: Mapping[str, URL | None], settings: Settings
+    ) -> Self:
+        """Standbys by role, in order of preference; roles without a URL are left out."""
+        probes = [create_probe_engine(primary, settings)]
+        engines: dict[str, AsyncEngine] = {}
+        monitors: dict[str, StandbyMonitor] = {}
+        for role, url in standbys.items():
+            if url is None:
+                continue
+            engines[role] = create_engine(url, settings)
+            probes.append(create_probe_engine(url, settings))
+            monitors[role] = StandbyMonitor(
+                role, probes[-1], probes[0], interval=settings.replica_check_interval_seconds
+            )
+        return cls(engines, monitors, probes, settings.replica_max_lag_seconds)
+
+    def sessions(
+        self, primary: AsyncEngine, *roles: str, honour_requirements: bool
+    ) -> async_sessionmaker[AsyncSession]:
+        """Read-only sessions on the first of `roles` fit to serve, else on `primary`."""
+        router = ReadRouter(
+            {PRIMARY: primary, **self.engines},
+            [self.monitors[role] for role in roles if role in self.monitors],
+            max_lag_seconds=self.max_lag_seconds,
+            honour_requirements=honour_requirements,
+        )
+        return async_sessionmaker(
+            class_=ReadSession,
+            sync_session_class=RoutingSession,
+            expire_on_commit=False,
+            info={ROUTER: router},
+        )
+
+    def start(self) -> None:
+        """Start checking in the background (inside the running event loop)."""
+        self._checks = [
+            asyncio.create_task(monitor.run(), name=f"check {monitor.role} database")
+            for monitor in self.monitors.values()
+        ]
+
+    async def dispose(self) -> None:
+        for check in self._checks:
+            check.cancel()
+        await asyncio.gather(*self._checks, return_exceptions=True)
+        for engine in (*self.probes, *self.engines.values()):
+            await engine.dispose()

@@ -1,13 +1,12 @@
 """The engines and session factories of a running app."""
 
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-import asyncio
-{% endif %}
 {% if cookiecutter.use_replica or cookiecutter.use_cache %}
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+{% else %}
+from dataclasses import dataclass
 {% endif %}
-from dataclasses import dataclass{% if cookiecutter.use_replica or cookiecutter.use_analytics_db or cookiecutter.use_cache %}, field{% endif +%}
 from typing import Self
 
 from sqlalchemy import text
@@ -22,14 +21,7 @@ from .consistency import Changes, take_committed, write_position
 {% endif %}
 from .engine import create_engine
 {% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-from .routing import (
-    ROUTER,
-    ReadRouter,
-    ReadSession,
-    RoutingSession,
-    StandbyMonitor,
-    create_probe_engine,
-)
+from .routing import Standbys
 {% endif %}
 {% if cookiecutter.use_replica or cookiecutter.use_cache %}
 
@@ -43,25 +35,13 @@ CommitListener = Callable[[Changes, int | None], Awaitable[None]]
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after commit without another query.
     return async_sessionmaker(engine, expire_on_commit=False)
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-
-
-def routed_sessionmaker(router: ReadRouter) -> async_sessionmaker[AsyncSession]:
-    """Read-only sessions on whichever database `router` picks at their first statement."""
-    return async_sessionmaker(
-        class_=ReadSession,
-        sync_session_class=RoutingSession,
-        expire_on_commit=False,
-        info={ROUTER: router},
-    )
-{% endif %}
 
 
 @dataclass
 class Database:
     """Engines and session factories, built in the app's lifespan and disposed at shutdown."""
 
-    # Every engine by role ("primary" always), for health checks and disposal.
+    # Every engine by role ("primary" always), for health checks.
     engines: dict[str, AsyncEngine]
     # Sessions on the primary: all writes, and reads that must see them.
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -71,10 +51,8 @@ class Database:
     # the analytics database, else the replica, else the primary.
     report_sessions: async_sessionmaker[AsyncSession]
 {% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-    # Background checks of each standby, and the engines they use (apart from `engines`).
-    monitors: list[StandbyMonitor] = field(default_factory=list)
-    probes: list[AsyncEngine] = field(default_factory=list)
-    _checks: list["asyncio.Task[None]"] = field(default_factory=list)
+    # The replica and analytics database, checked in the background once started.
+    standbys: Standbys
 {% endif %}
 {% if cookiecutter.use_replica or cookiecutter.use_cache %}
     # Told about every request's commits (the cache registers here).
@@ -83,9 +61,10 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        engines = {"primary": create_engine(settings.primary_url, settings)}
-        sessionmaker = create_sessionmaker(engines["primary"])
+        primary = create_engine(settings.primary_url, settings)
+        sessionmaker = create_sessionmaker(primary)
 {% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
+        # In order of preference for reports; reads use the replica only.
         standby_urls = {
 {% if cookiecutter.use_analytics_db %}
             "analytics": settings.analytics_url,
@@ -94,54 +73,31 @@ class Database:
             "replica": settings.replica_url,
 {% endif %}
         }
-        probes = [create_probe_engine(settings.primary_url, settings)]
-        monitors: dict[str, StandbyMonitor] = {}
-        for role, url in standby_urls.items():
-            if url is None:
-                continue
-            engines[role] = create_engine(url, settings)
-            probes.append(create_probe_engine(url, settings))
-            monitors[role] = StandbyMonitor(
-                role, probes[-1], probes[0], interval=settings.replica_check_interval_seconds
-            )
-
-        def router(*roles: str, honour_requirements: bool) -> ReadRouter:
-            return ReadRouter(
-                engines,
-                [monitors[role] for role in roles if role in monitors],
-                max_lag_seconds=settings.replica_max_lag_seconds,
-                honour_requirements=honour_requirements,
-            )
-
-{% endif %}
+        standbys = Standbys.from_urls(settings.primary_url, standby_urls, settings)
         return cls(
-            engines=engines,
+            engines={"primary": primary, **standbys.engines},
             sessionmaker=sessionmaker,
 {% if cookiecutter.use_replica %}
-            read_sessions=routed_sessionmaker(router("replica", honour_requirements=True)),
+            read_sessions=standbys.sessions(primary, "replica", honour_requirements=True),
 {% else %}
             read_sessions=sessionmaker,
 {% endif %}
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-            report_sessions=routed_sessionmaker(
-                router("analytics", "replica", honour_requirements=False)
-            ),
-{% else %}
-            report_sessions=sessionmaker,
-{% endif %}
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-            monitors=list(monitors.values()),
-            probes=probes,
-{% endif %}
+            report_sessions=standbys.sessions(primary, *standby_urls, honour_requirements=False),
+            standbys=standbys,
         )
+{% else %}
+        return cls(
+            engines={"primary": primary},
+            sessionmaker=sessionmaker,
+            read_sessions=sessionmaker,
+            report_sessions=sessionmaker,
+        )
+{% endif %}
 {% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
 
     def start(self) -> None:
         """Start checking the standbys in the background (inside the running event loop)."""
-        self._checks = [
-            asyncio.create_task(monitor.run(), name=f"check {monitor.role} database")
-            for monitor in self.monitors
-        ]
+        self.standbys.start()
 {% endif %}
 {% if cookiecutter.use_replica or cookiecutter.use_cache %}
 
@@ -165,14 +121,9 @@ class Database:
 
     async def dispose(self) -> None:
 {% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-        for check in self._checks:
-            check.cancel()
-        await asyncio.gather(*self._checks, return_exceptions=True)
-        for probe in self.probes:
-            await probe.dispose()
+        await self.standbys.dispose()
 {% endif %}
-        for engine in self.engines.values():
-            await engine.dispose()
+        await self.engines["primary"].dispose()
 
 
 async def ping(engine: AsyncEngine) -> None:
