@@ -33,6 +33,8 @@ target_metadata = Base.metadata
 MIGRATION_LOCK_KEY = 0x616C656D626963
 # SQLSTATE lock_not_available: a lock was not granted within lock_timeout.
 LOCK_NOT_AVAILABLE = "55P03"
+# SQLSTATE raise_exception: a migration refused to run; its message says why.
+MIGRATION_REFUSED = "P0001"
 
 
 def settings() -> Settings:
@@ -85,12 +87,15 @@ async def run_async_migrations(given: AsyncEngine | None) -> None:
         try:
             await connection.run_sync(do_run_migrations)
         except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-                raise
-            raise SystemExit(
-                "alembic: gave up waiting for a table lock after MIGRATION_LOCK_TIMEOUT="
-                f"{active.migration_lock_timeout:g}s (a long transaction holds it); try again"
-            ) from None
+            sqlstate = getattr(error.orig, "sqlstate", None)
+            if sqlstate == LOCK_NOT_AVAILABLE:
+                raise SystemExit(
+                    "alembic: gave up waiting for a table lock after MIGRATION_LOCK_TIMEOUT="
+                    f"{active.migration_lock_timeout:g}s (a long transaction holds it); try again"
+                ) from None
+            if sqlstate == MIGRATION_REFUSED:
+                raise SystemExit(f"alembic: {error.orig}") from None
+            raise
         finally:
             await connection.close()
     finally:

@@ -17,19 +17,25 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    clashes = op.get_bind().scalars(
-        sa.text(
-            "SELECT lower(username) FROM users GROUP BY lower(username)"
-            " HAVING count(*) > 1 ORDER BY 1 LIMIT 5"
-        )
+    # Which of two users keeps a name is the owner's decision, not a migration's.
+    op.execute(
+        """
+        DO $$
+        DECLARE
+            clashes text := (
+                SELECT string_agg(name, ', ') FROM (
+                    SELECT lower(username) AS name FROM users
+                    GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 5
+                ) AS clash
+            );
+        BEGIN
+            IF clashes IS NOT NULL THEN
+                RAISE EXCEPTION 'usernames differ only in letter case, rename all but one'
+                    ' of each first: %', clashes;
+            END IF;
+        END $$
+        """
     )
-    names = clashes.all()
-    if names:
-        # Which of two users keeps a name is the owner's decision, not a migration's.
-        raise RuntimeError(
-            "usernames differ only in letter case, rename all but one of each first: "
-            + ", ".join(names)
-        )
     op.drop_constraint("uq_users_username", "users", type_="unique")
     op.create_index("uq_users_username", "users", [sa.text("lower(username)")], unique=True)
 

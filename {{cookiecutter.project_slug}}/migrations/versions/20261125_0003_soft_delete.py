@@ -41,12 +41,20 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    deleted = op.get_bind().scalar(sa.text("SELECT count(*) FROM users WHERE is_deleted"))
-    if deleted:
-        raise RuntimeError(
-            f"{deleted} users are soft-deleted; delete them"
-            " (DELETE FROM users WHERE is_deleted) or restore them before downgrading"
-        )
+    op.execute(
+        """
+        DO $$
+        DECLARE
+            deleted bigint := (SELECT count(*) FROM users WHERE is_deleted);
+        BEGIN
+            IF deleted > 0 THEN
+                RAISE EXCEPTION 'soft-deleted users: %; delete them'
+                    ' (DELETE FROM users WHERE is_deleted) or restore them before downgrading',
+                    deleted;
+            END IF;
+        END $$
+        """
+    )
     op.drop_index("uq_users_email", table_name="users")
     op.create_unique_constraint("uq_users_email", "users", ["email"])
     op.drop_index("uq_users_username", table_name="users")
