@@ -150,7 +150,7 @@ def test_usernames_differing_only_in_letter_case_stop_the_upgrade(
     alembic_runner.migrate_up_to("0001")
     alembic_runner.insert_into("users", [USERS[0], {**USERS[1], "username": "ADA"}])
 
-    with pytest.raises(SystemExit, match="rename all but one of each first: ada$"):
+    with pytest.raises(SystemExit, match=r"rename all but one of each first: ada$"):
         alembic_runner.migrate_up_one()
     assert alembic_runner.current == "0001"
 

@@ -38,7 +38,7 @@ def test_downgrade_refuses_while_users_are_soft_deleted(
     alembic_runner.migrate_up_to(SOFT_DELETE_REVISION)
     alembic_runner.insert_into("users", [USERS[0], {**USERS[1], "is_deleted": True}])
 
-    with pytest.raises(SystemExit, match="^alembic: soft-deleted users: 1; delete them"):
+    with pytest.raises(SystemExit, match=r"^alembic: soft-deleted users: 1; delete them"):
         alembic_runner.migrate_down_one()
 
     assert alembic_runner.current == SOFT_DELETE_REVISION
