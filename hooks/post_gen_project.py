@@ -19,8 +19,11 @@ from typing import Any
 # switches stays while any of them is on.
 FEATURE_PATHS: dict[str, list[str]] = {
     "use_replica": [
+        "{package_name}/api/consistency.py",
+        "{package_name}/db/consistency.py",
         "{package_name}/db/routing.py",
         "tests/stand_ins.py",
+        "tests/test_consistency.py",
         "tests/test_replica.py",
         "tests/test_streaming_replica.py",
     ],
@@ -29,7 +32,12 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "tests/stand_ins.py",
         "tests/test_analytics.py",
     ],
-    "use_cache": ["{package_name}/cache", "tests/test_cache.py"],
+    "use_cache": [
+        "{package_name}/api/consistency.py",
+        "{package_name}/cache",
+        "{package_name}/db/consistency.py",
+        "tests/test_cache.py",
+    ],
     "use_pool_monitoring": [
         "{package_name}/db/monitoring.py",
         "{package_name}/api/routes/pools.py",

@@ -84,7 +84,7 @@ async def measure(app: FastAPI, client: AsyncClient, rounds: int, batch: int) ->
         assert response.headers["X-Cache"] == "hit"
 
     async def miss() -> None:
-        await cache.invalidate(user_id)
+        await cache.redis.delete(cache.key(user_id))
         response = await client.get(path)
         assert response.headers["X-Cache"] == "miss"
 
@@ -97,7 +97,7 @@ async def measure(app: FastAPI, client: AsyncClient, rounds: int, batch: int) ->
         "cache miss (PostgreSQL + SET)",
         misses,
     )
-    await cache.invalidate(user_id)
+    await cache.redis.delete(cache.key(user_id))
 {% endif %}
 
 

@@ -5,6 +5,7 @@ with Alembic once, and drop it at the end. Each test runs inside a transaction t
 rolled back afterwards; the code under test commits to savepoints inside it.
 """
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -17,9 +18,15 @@ from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import URL, Connection, NullPool, event, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
-from {{ cookiecutter.package_name }}.api.deps import {% if cookiecutter.use_analytics_db %}get_analytics_session, {% endif %}get_read_session, get_session
+from {{ cookiecutter.package_name }}.api.deps import get_database
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -118,6 +125,15 @@ class DatabaseServer:
         finally:
             await engine.dispose()
 
+    async def scalar(self, url: URL, statement: str) -> Any:
+        """The first column of the first row of `statement`, run as the admin user."""
+        engine = create_async_engine(self.url.set(database=url.database))
+        try:
+            async with engine.connect() as connection:
+                return await connection.scalar(text(statement))
+        finally:
+            await engine.dispose()
+
     async def drop(self, url: URL) -> None:
         async with self._admin.connect() as connection:
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
@@ -204,15 +220,27 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @asynccontextmanager
 async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
-    """An HTTP client of `app` whose requests all use `session`."""
-
-    async def test_session() -> AsyncIterator[AsyncSession]:
-        yield session
-
-    app.dependency_overrides[get_session] = test_session
-    app.dependency_overrides[get_read_session] = test_session
+    """An HTTP client of `app` whose requests get sessions of their own, as in production,
+    on `session`'s connection: what they commit stays inside the test's transaction."""
+    connection = session.bind
+    assert isinstance(connection, AsyncConnection)
+    bound = async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    on_test_connection = dataclasses.replace(
+        app.state.database,
+        sessionmaker=bound,
+        read_sessions=bound,
 {% if cookiecutter.use_analytics_db %}
-    app.dependency_overrides[get_analytics_session] = test_session
+        analytics_sessions=bound,
+{% endif %}
+    )
+    app.dependency_overrides[get_database] = lambda: on_test_connection
+{% if cookiecutter.use_cache %}
+    # Ids repeat across tests (their inserts are rolled back): cache keys of its own.
+    cache = app.state.user_cache
+    shared_prefix = cache.prefix
+    cache.prefix = f"{shared_prefix}:{uuid4().hex[:12]}"
 {% endif %}
     transport = ASGITransport(app=app)
     try:
@@ -220,6 +248,9 @@ async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[Async
             yield client
     finally:
         app.dependency_overrides.clear()
+{% if cookiecutter.use_cache %}
+        cache.prefix = shared_prefix
+{% endif %}
 
 
 @pytest.fixture

@@ -1,15 +1,19 @@
-"""Read-only stand-ins for replica and analytics databases, on the test server.
+"""Read-only stand-ins for replica and analytics databases, and running standby checks.
 
 A role whose transactions are read-only by default (`default_transaction_read_only`)
 reads the same data as the primary, and any write routed to it fails loudly.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import uuid4
 
+from fastapi import FastAPI
 from sqlalchemy import URL
 
+from {{ cookiecutter.package_name }}.db.session import Database
+from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer
 
 
@@ -30,3 +34,31 @@ async def read_only_url(server: DatabaseServer, url: URL) -> AsyncIterator[URL]:
         yield url.set(username=role, password=password)
     finally:
         await server.execute(url, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+
+
+async def checked(database: Database) -> None:
+    """Wait until each standby of `database` has been checked once (reads go to the
+    primary until then)."""
+    await asyncio.wait_for(
+        asyncio.gather(*(monitor.checked.wait() for monitor in database.monitors)), 10
+    )
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Database]:
+    """A `Database` with its standby checks running, as the app's lifespan has it."""
+    database = Database.from_settings(settings)
+    database.start()
+    try:
+        await checked(database)
+        yield database
+    finally:
+        await database.dispose()
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """`app` with its lifespan entered and its standbys checked once."""
+    async with app.router.lifespan_context(app):
+        await checked(app.state.database)
+        yield app

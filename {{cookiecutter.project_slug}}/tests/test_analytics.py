@@ -12,12 +12,11 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import URL, make_url, text
 
-from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, recorded_statements, settings_for
 from tests.factories import user_payload
-from tests.stand_ins import read_only_url
+from tests.stand_ins import read_only_url, running, serving
 
 UNREACHABLE = "postgresql://analyst:s3cret-pw@127.0.0.1:1/nowhere"
 
@@ -51,13 +50,9 @@ def configured(primary_url: URL, **urls: str | None) -> Settings:
 
 async def reporting_user(settings: Settings) -> str | None:
     """Which role a reporting session connects as."""
-    database = Database.from_settings(settings)
-    try:
-        async with database.analytics_sessions() as session:
-            user: str | None = await session.scalar(text("SELECT current_user"))
-            return user
-    finally:
-        await database.dispose()
+    async with running(settings) as database, database.analytics_sessions() as session:
+        user: str | None = await session.scalar(text("SELECT current_user"))
+        return user
 
 
 def role(url: str) -> str | None:
@@ -106,7 +101,7 @@ async def test_reports_fall_back_to_the_primary_while_analytics_is_down(
 @pytest.fixture
 async def app(primary_url: URL, analytics_url: str) -> AsyncIterator[FastAPI]:
     app = create_app(configured(primary_url, analytics_database_url=analytics_url))
-    async with app.router.lifespan_context(app):
+    async with serving(app):
         yield app
 
 

@@ -1,20 +1,31 @@
-"""Cache-aside on real Redis: hits, misses, invalidation on write, and Redis being down."""
+"""Cache-aside on real Redis: hits, misses, invalidation on write, and Redis being down,
+restarted or too slow to take an invalidation."""
 
-from collections.abc import AsyncIterator
+import asyncio
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient, Response
+from httpx import ASGITransport, AsyncClient, Response
 from pydantic import SecretStr
-from sqlalchemy import update
+from redis.asyncio import Redis
+from sqlalchemy import URL, event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.cache import UserCache
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.conftest import client_for
-from tests.factories import make_user
+from tests.conftest import DatabaseServer, client_for, settings_for
+from tests.factories import make_user, user_payload
+{% if cookiecutter.use_replica %}
+from tests.stand_ins import read_only_url, serving
+{% endif %}
 
 
 def user_cache(app: FastAPI) -> UserCache:
@@ -170,3 +181,144 @@ async def test_after_a_failure_reads_leave_redis_alone_for_a_while(
     await redis_down_client.get(f"/users/{user.id}")
 
     assert not user_cache(redis_down_app).available
+
+
+# Redis of these tests' own, to restart and pause without disturbing anyone else's.
+class PrivateRedis:
+    def __init__(self, directory: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            subprocess.run(["sleep", "0.05"], check=True)
+        pytest.fail("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture(scope="module")
+async def own_database(server: DatabaseServer) -> AsyncIterator[URL]:
+    """A database of this module's own, for apps that commit for real."""
+    async with server.migrated_database("cache_{{ cookiecutter.package_name }}") as url:
+        yield url
+
+
+@pytest.fixture
+async def committing_client(
+    server: DatabaseServer, own_database: URL, private_redis: PrivateRedis
+) -> AsyncIterator[tuple[FastAPI, AsyncClient]]:
+    """The app as deployed (its own sessions and commits, a replica where the feature is
+    on) on the private Redis."""
+    settings = settings_for(own_database).model_copy(
+        update={"redis_url": SecretStr(private_redis.url)}
+    )
+{% if cookiecutter.use_replica %}
+    async with read_only_url(server, own_database) as replica:
+        replica_url = SecretStr(replica.render_as_string(hide_password=False))
+        app = create_app(settings.model_copy(update={"replica_database_url": replica_url}))
+        async with (
+            serving(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+        ):
+            yield app, client
+{% else %}
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield app, client
+{% endif %}
+
+
+async def test_a_hit_checks_out_no_database_connection(
+    committing_client: tuple[FastAPI, AsyncClient],
+) -> None:
+    app, client = committing_client
+    path = f"/users/{(await client.post('/users', json=user_payload())).json()['id']}"
+    await client.get(path)
+    checkouts: list[str] = []
+
+    def count(*args: Any) -> None:
+        checkouts.append("checkout")
+
+    pools = [engine.sync_engine.pool for engine in app.state.database.engines.values()]
+    for pool in pools:
+        event.listen(pool, "checkout", count)
+    try:
+        hit = await client.get(path)
+    finally:
+        for pool in pools:
+            event.remove(pool, "checkout", count)
+
+    assert hit.headers["X-Cache"] == "hit"
+    assert checkouts == []
+
+
+async def test_after_a_redis_restart_the_cache_works_at_once(
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis
+) -> None:
+    _, client = committing_client
+    path = f"/users/{(await client.post('/users', json=user_payload())).json()['id']}"
+    await client.get(path)
+
+    private_redis.stop()
+    private_redis.start()
+    after = [await client.get(path) for _ in range(3)]
+
+    assert [response.status_code for response in after] == [200] * 3
+    assert [response.headers["X-Cache"] for response in after] == ["miss", "hit", "hit"]
+
+
+async def test_an_invalidation_redis_could_not_take_is_delivered_later(
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis
+) -> None:
+    app, client = committing_client
+    created = await client.post("/users", json=user_payload(full_name="Before"))
+    path = f"/users/{created.json()['id']}"
+    await client.get(path)
+    await client.get(path)
+    admin = Redis.from_url(private_redis.url)
+    try:
+        # Writes wait longer than the cache's timeout: the invalidation fails.
+        await admin.client_pause(1500, all=False)
+        patched = await client.patch(path, json={"full_name": "After"})
+        during = await client.get(path)
+        await asyncio.sleep(2.5)
+        entry = await admin.get(user_cache(app).key(created.json()["id"]))
+    finally:
+        await admin.aclose()
+    after = await client.get(path)
+
+    assert patched.status_code == 200
+    assert during.json()["full_name"] == "After"
+    assert entry is None or b"Before" not in entry
+    assert after.json()["full_name"] == "After"

@@ -1,9 +1,11 @@
-"""Read replica routing: reads go to the replica, writes to the primary, and reads fall
-back to the primary when the replica is missing or down.
+"""Read replica routing: reads go to the replica, writes to the primary, and reads go to
+the primary while the replica is missing, down, hanging, or loses a query.
 
-The replica is stood in for by a read-only role on the test server (see stand_ins.py).
+The replica is stood in for by a read-only role on the test server (see stand_ins.py);
+test_consistency.py runs against real standbys.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,13 +15,13 @@ from pydantic import SecretStr
 from sqlalchemy import URL, text
 from sqlalchemy.exc import DBAPIError
 
-from {{ cookiecutter.package_name }}.db.routing import FallbackSessions
+from {{ cookiecutter.package_name }}.db.consistency import READ_YOUR_WRITES, ReadYourWrites
 from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, recorded_statements, settings_for
-from tests.factories import user_payload
-from tests.stand_ins import read_only_url
+from tests.factories import make_user, user_payload
+from tests.stand_ins import read_only_url, running, serving
 
 UNREACHABLE = "postgresql://reader:s3cret-pw@127.0.0.1:1/nowhere"
 
@@ -46,11 +48,9 @@ def with_replica(primary_url: URL, replica: str | None) -> Settings:
 
 @pytest.fixture
 async def database(primary_url: URL, replica_url: URL) -> AsyncIterator[Database]:
-    database = Database.from_settings(
-        with_replica(primary_url, replica_url.render_as_string(hide_password=False))
-    )
-    yield database
-    await database.dispose()
+    replica = replica_url.render_as_string(hide_password=False)
+    async with running(with_replica(primary_url, replica)) as database:
+        yield database
 
 
 async def test_read_sessions_use_the_replica(database: Database, replica_url: URL) -> None:
@@ -70,10 +70,48 @@ async def test_a_write_routed_to_the_replica_fails_loudly(database: Database) ->
             await session.execute(text("DELETE FROM users"))
 
 
+async def test_reads_after_a_commit_in_the_same_request_use_the_primary(
+    database: Database, primary_url: URL, replica_url: URL
+) -> None:
+    request = ReadYourWrites()
+    info = {READ_YOUR_WRITES: request}
+    async with database.read_sessions(info=info) as reader:
+        before = await reader.scalar(text("SELECT current_user"))
+        async with database.sessionmaker(info=info) as writer:
+            await make_user(writer)
+        after = await reader.scalar(text("SELECT current_user"))
+
+    assert request.wrote
+    assert (before, after) == (replica_url.username, primary_url.username)
+
+
+async def test_a_read_that_loses_the_replica_is_retried_on_the_primary(
+    database: Database, server: DatabaseServer, primary_url: URL, replica_url: URL
+) -> None:
+    async def cut_the_replica_connection() -> None:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            terminated = await server.scalar(
+                primary_url,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                f" WHERE usename = '{replica_url.username}' AND query LIKE '%pg_sleep%'"
+                " AND pid <> pg_backend_pid()",
+            )
+            if terminated:
+                return
+
+    async with database.read_sessions() as session:
+        cut = asyncio.create_task(cut_the_replica_connection())
+        user = await session.scalar(text("SELECT current_user FROM pg_sleep(1)"))
+        await cut
+
+    assert user == primary_url.username
+
+
 @pytest.fixture
 async def app(primary_url: URL, replica_url: URL) -> AsyncIterator[FastAPI]:
     app = create_app(with_replica(primary_url, replica_url.render_as_string(hide_password=False)))
-    async with app.router.lifespan_context(app):
+    async with serving(app):
         yield app
 
 
@@ -101,41 +139,67 @@ async def test_endpoints_read_from_the_replica_and_write_to_the_primary(app: Fas
 
 
 async def test_reads_use_the_primary_when_no_replica_is_set(primary_url: URL) -> None:
-    database = Database.from_settings(with_replica(primary_url, None))
-    try:
-        async with database.read_sessions() as session:
-            user = await session.scalar(text("SELECT current_user"))
-    finally:
-        await database.dispose()
+    async with (
+        running(with_replica(primary_url, None)) as database,
+        database.read_sessions() as session,
+    ):
+        user = await session.scalar(text("SELECT current_user"))
 
     assert user == primary_url.username
     assert set(database.engines) == {"primary"}
 
 
-async def test_reads_fall_back_to_the_primary_while_the_replica_is_down(
+async def test_reads_go_to_the_primary_while_the_replica_is_down(
     primary_url: URL, caplog: pytest.LogCaptureFixture
 ) -> None:
-    database = Database.from_settings(with_replica(primary_url, UNREACHABLE))
-    read_sessions = database.read_sessions
-    assert isinstance(read_sessions, FallbackSessions)
-    try:
-        async with read_sessions() as session:
-            user = await session.scalar(text("SELECT current_user"))
-        assert not read_sessions.is_available("replica")
-        async with read_sessions() as session:
-            again = await session.scalar(text("SELECT current_user"))
-    finally:
-        await database.dispose()
+    async with running(with_replica(primary_url, UNREACHABLE)) as database:
+        with recorded_statements(database.engines["replica"]) as on_replica:
+            for _ in range(3):
+                async with database.read_sessions() as session:
+                    user = await session.scalar(text("SELECT current_user"))
+                    assert user == primary_url.username
 
-    assert user == again == primary_url.username
+    assert on_replica == []
     assert caplog.text.count("replica database unreachable") == 1
     assert "s3cret-pw" not in caplog.text
+
+
+async def test_a_hanging_replica_costs_one_probe_at_a_time(primary_url: URL) -> None:
+    """A server that accepts connections and never answers: requests never wait on it."""
+    accepted: list[asyncio.StreamWriter] = []
+    concurrent_peak = 0
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal concurrent_peak
+        accepted.append(writer)
+        concurrent_peak = max(concurrent_peak, sum(not w.is_closing() for w in accepted))
+        await reader.read()  # until the client gives up
+        writer.close()
+
+    listener = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    settings = with_replica(primary_url, f"postgresql://reader@127.0.0.1:{port}/hanging")
+    app = create_app(settings)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+        ):
+            user_id = (await client.post("/users", json=user_payload())).json()["id"]
+            responses = await asyncio.gather(*(client.get(f"/users/{user_id}") for _ in range(20)))
+    finally:
+        listener.close()
+        for writer in accepted:
+            writer.close()
+
+    assert [response.status_code for response in responses] == [200] * 20
+    assert concurrent_peak <= 1
 
 
 async def test_the_api_answers_while_the_replica_is_down(primary_url: URL) -> None:
     app = create_app(with_replica(primary_url, UNREACHABLE))
     async with (
-        app.router.lifespan_context(app),
+        serving(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
     ):
         created = await client.post("/users", json=user_payload())

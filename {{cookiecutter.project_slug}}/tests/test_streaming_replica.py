@@ -17,11 +17,11 @@ from sqlalchemy import URL, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import user_payload
+from tests.stand_ins import running, serving
 
 PRIMARY = os.environ.get("STREAMING_PRIMARY_URL")
 REPLICA = os.environ.get("STREAMING_REPLICA_URL")
@@ -71,16 +71,13 @@ def streaming_settings(urls: tuple[URL, URL]) -> Settings:
 
 
 async def test_read_sessions_are_on_the_standby(urls: tuple[URL, URL]) -> None:
-    database = Database.from_settings(streaming_settings(urls))
-    try:
+    async with running(streaming_settings(urls)) as database:
         async with database.read_sessions() as session:
             on_standby = await session.scalar(text("SELECT pg_is_in_recovery()"))
             with pytest.raises(DBAPIError, match="read-only transaction"):
                 await session.execute(text("DELETE FROM users"))
         async with database.sessionmaker() as session:
             on_primary = await session.scalar(text("SELECT pg_is_in_recovery()"))
-    finally:
-        await database.dispose()
 
     assert (on_standby, on_primary) == (True, False)
 
@@ -88,7 +85,7 @@ async def test_read_sessions_are_on_the_standby(urls: tuple[URL, URL]) -> None:
 @pytest.fixture
 async def app(urls: tuple[URL, URL]) -> AsyncIterator[FastAPI]:
     app = create_app(streaming_settings(urls))
-    async with app.router.lifespan_context(app):
+    async with serving(app):
         yield app
 
 

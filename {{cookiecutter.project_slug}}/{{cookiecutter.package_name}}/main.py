@@ -6,6 +6,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+from .api.consistency import ConsistencyTokenMiddleware
+{% endif %}
 from .api.errors import install_error_handlers
 from .api.routes import health, {% if cookiecutter.use_pool_monitoring %}pools, {% endif %}roles, users
 {% if cookiecutter.use_cache %}
@@ -35,23 +38,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 {% if cookiecutter.use_pool_monitoring %}
         app.state.pool_monitors = monitor_pools(database.engines)
 {% endif %}
+{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
+        database.start()
+{% endif %}
 {% if cookiecutter.use_cache %}
-        redis = create_redis(active)
-        app.state.user_cache = UserCache(
-            redis, ttl_seconds=active.cache_ttl_seconds, prefix=active.cache_key_prefix
+        user_cache = UserCache(
+            create_redis(active),
+            ttl_seconds=active.cache_ttl_seconds,
+            prefix=active.cache_key_prefix,
         )
+        database.commit_listeners.append(user_cache.invalidate)
+        app.state.user_cache = user_cache
 {% endif %}
         logger.info("database: %s", active.primary_url)
         try:
             yield
         finally:
 {% if cookiecutter.use_cache %}
-            await redis.aclose()
+            await user_cache.close()
 {% endif %}
             await database.dispose()
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
     install_error_handlers(app)
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+    app.add_middleware(ConsistencyTokenMiddleware)
+{% endif %}
     app.include_router(health.router)
 {% if cookiecutter.use_pool_monitoring %}
     app.include_router(pools.router)

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     # Database for reporting queries; unset or unreachable: replica, then primary.
     analytics_database_url: SecretStr | None = None
 {% endif %}
+{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
+    # A standby further behind the primary than this is skipped (reads go to the primary).
+    replica_max_lag_seconds: float = Field(default=5.0, ge=0)
+    # How often each standby's reachability and lag are checked, off the request path.
+    replica_check_interval_seconds: float = Field(default=0.5, gt=0)
+{% endif %}
 
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)

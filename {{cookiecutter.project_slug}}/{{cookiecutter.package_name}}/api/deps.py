@@ -7,12 +7,18 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 {% if cookiecutter.use_cache %}
-from ..cache import CachedUserService, UserCache
+from ..cache import UserCache
+{% endif %}
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+from ..db.consistency import READ_YOUR_WRITES
 {% endif %}
 from ..db.session import Database
 from ..security import PasswordHasher
 from ..services.roles import RoleService
 from ..services.users import UserService
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+from .consistency import ReadYourWritesDep
+{% endif %}
 
 
 def get_database(request: Request) -> Database:
@@ -36,6 +42,31 @@ UserCacheDep = Annotated[UserCache, Depends(get_user_cache)]
 {% endif %}
 
 
+{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+async def get_session(
+    database: DatabaseDep, read_your_writes: ReadYourWritesDep
+) -> AsyncIterator[AsyncSession]:
+    """A session for reads and writes on the primary; services commit through it.
+
+    Once it closes (before the response is sent), what it committed is published: cache
+    entries invalidated, and the position after it kept for `X-Consistency-Token`.
+    """
+    async with database.sessionmaker(info={READ_YOUR_WRITES: read_your_writes}) as session:
+        try:
+            yield session
+        finally:
+            position = await database.publish(session)
+            if position is not None:
+                read_your_writes.position = position
+
+
+async def get_read_session(
+    database: DatabaseDep, read_your_writes: ReadYourWritesDep
+) -> AsyncIterator[AsyncSession]:
+    """A session for reads that may be served by a replica that has seen the reader's writes."""
+    async with database.read_sessions(info={READ_YOUR_WRITES: read_your_writes}) as session:
+        yield session
+{% else %}
 async def get_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
     """A session for reads and writes on the primary; services commit through it."""
     async with database.sessionmaker() as session:
@@ -46,6 +77,7 @@ async def get_read_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]
     """A session for reads that may be served by a replica."""
     async with database.read_sessions() as session:
         yield session
+{% endif %}
 {% if cookiecutter.use_analytics_db %}
 
 
@@ -64,15 +96,8 @@ AnalyticsSessionDep = Annotated[AsyncSession, Depends(get_analytics_session, sco
 {% endif %}
 
 
-{% if cookiecutter.use_cache %}
-def get_user_service(
-    session: SessionDep, hasher: PasswordHasherDep, cache: UserCacheDep
-) -> UserService:
-    return CachedUserService(session, hasher, cache)
-{% else %}
 def get_user_service(session: SessionDep, hasher: PasswordHasherDep) -> UserService:
     return UserService(session, hasher)
-{% endif %}
 
 
 def get_user_reader(session: ReadSessionDep, hasher: PasswordHasherDep) -> UserService:

@@ -1,6 +1,6 @@
-"""Redis cache-aside for single-entity reads."""
+"""Redis cache-aside for single-entity reads, versioned by WAL positions."""
 
 from .client import create_redis
-from .users import CachedUserService, UserCache
+from .users import UserCache
 
-__all__ = ["CachedUserService", "UserCache", "create_redis"]
+__all__ = ["UserCache", "create_redis"]

@@ -1,43 +1,94 @@
-"""Cache-aside for `GET /users/{id}`, invalidated after every write to that user."""
+"""Cache-aside for `GET /users/{id}` that never serves a value older than a commit.
 
+Each entry carries a version: the database position it was read at (a lower bound,
+asked for before the query). A commit that changed users writes, for each of them, a
+tombstone holding the position after the commit; an ORM bulk UPDATE or DELETE raises a
+floor under every user entry. A fill is stored only when no tombstone, entry or floor
+is newer, so a reader that loaded the old row (from a lagging replica, or just before
+the commit) can no longer store it. Both checks run inside Redis (Lua), atomically.
+
+Redis failures never reach the client: a failed read is a miss, a failed fill is
+skipped, a failed invalidation is retried in the background until it lands, and until
+then this process neither reads nor fills those keys.
+"""
+
+import asyncio
 import logging
 import time
+from typing import cast
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.consistency import ANY_TABLE, Changes
 from ..models import User
-from ..schemas.user import UserRead, UserUpdate
-from ..security import PasswordHasher
-from ..services.users import UserService
+from ..schemas.user import UserRead
 
 logger = logging.getLogger(__name__)
 
 # Errors that mean "Redis is not answering": the cache then steps aside.
 _UNAVAILABLE = (RedisError, OSError, TimeoutError)
+# Versions are fixed-width hex, so Redis compares them as strings.
+_VERSION_WIDTH = 16
+# The version of an invalidation whose commit position is unknown: newer than any read.
+_UNKNOWN_POSITION = (1 << 64) - 1
+
+# KEYS: entry, floor. ARGV: version, payload, ttl in ms.
+_FILL = """
+local floor = redis.call('GET', KEYS[2])
+if floor and floor > ARGV[1] then return 0 end
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, 16) > ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+# KEYS: entries or floors. ARGV: version, ttl in ms. A tombstone is a bare version.
+_INVALIDATE = """
+for _, key in ipairs(KEYS) do
+  local current = redis.call('GET', key)
+  if not current or string.sub(current, 1, 16) < ARGV[1] then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  end
+end
+return #KEYS
+"""
+
+
+def _version(position: int) -> str:
+    return f"{position:0{_VERSION_WIDTH}x}"
 
 
 class UserCache:
-    """Users as their API representation, one key per id, each with a TTL.
-
-    Redis failures never reach the client: a failed read is a miss, a failed write is
-    skipped, and after a failure reads leave Redis alone for `retry_after_seconds`.
-    Invalidations are always attempted, so a short outage cannot keep a stale entry.
-    """
+    """Users as their API representation, one key per id, each with a TTL."""
 
     def __init__(
-        self, redis: Redis, *, ttl_seconds: int, prefix: str, retry_after_seconds: float = 5.0
+        self,
+        redis: Redis,
+        *,
+        ttl_seconds: int,
+        prefix: str,
+        retry_after_seconds: float = 1.0,
+        invalidation_retry_seconds: float = 0.25,
     ) -> None:
         self.redis = redis
-        self.ttl_seconds = ttl_seconds
+        self.ttl_ms = ttl_seconds * 1000
         self.prefix = prefix
         self.retry_after_seconds = retry_after_seconds
+        self.invalidation_retry_seconds = invalidation_retry_seconds
+        self._fill = redis.register_script(_FILL)
+        self._invalidate = redis.register_script(_INVALIDATE)
         self._unavailable_until = 0.0
+        # Invalidations that did not reach Redis yet: key -> version.
+        self._undelivered: dict[str, str] = {}
+        self._redelivery: asyncio.Task[None] | None = None
 
     def key(self, user_id: int) -> str:
         return f"{self.prefix}:user:{user_id}"
+
+    @property
+    def floor_key(self) -> str:
+        return f"{self.prefix}:user:floor"
 
     @property
     def available(self) -> bool:
@@ -47,60 +98,83 @@ class UserCache:
         self._unavailable_until = time.monotonic() + self.retry_after_seconds
         logger.warning("cache %s failed: %s", operation, type(error).__name__)
 
-    async def get(self, user_id: int) -> UserRead | None:
-        if not self.available:
+    def _blocked(self, key: str) -> bool:
+        return key in self._undelivered or self.floor_key in self._undelivered
+
+    async def get(self, user_id: int, *, at_least: int | None = None) -> UserRead | None:
+        """The cached user, unless missing, stale or older than position `at_least`."""
+        key = self.key(user_id)
+        if not self.available or self._blocked(key):
             return None
         try:
-            raw = await self.redis.get(self.key(user_id))
+            entry, floor = cast(list[bytes | None], await self.redis.mget(key, self.floor_key))
         except _UNAVAILABLE as error:
             self._failed("get", error)
             return None
-        if raw is None:
+        if entry is None or len(entry) <= _VERSION_WIDTH:
+            return None
+        version = entry[:_VERSION_WIDTH].decode()
+        if (floor is not None and version < floor.decode()) or (
+            at_least is not None and version < _version(at_least)
+        ):
             return None
         try:
-            return UserRead.model_validate_json(raw)
+            return UserRead.model_validate_json(entry[_VERSION_WIDTH:])
         except ValidationError:
-            # An entry written by an older version of the schema: drop it, read the database.
-            await self.invalidate(user_id)
+            # Written by an older version of the schema: read the database instead.
             return None
 
-    async def put(self, user: UserRead) -> None:
-        if not self.available:
+    async def fill(self, user: UserRead, *, position: int) -> None:
+        """Store `user` as read at `position`, unless something newer is there."""
+        key = self.key(user.id)
+        if not self.available or self._blocked(key):
             return
         try:
-            await self.redis.set(self.key(user.id), user.model_dump_json(), ex=self.ttl_seconds)
+            await self._fill(
+                keys=[key, self.floor_key],
+                args=[_version(position), user.model_dump_json(), self.ttl_ms],
+            )
         except _UNAVAILABLE as error:
-            self._failed("put", error)
+            self._failed("fill", error)
 
-    async def invalidate(self, user_id: int) -> None:
+    def keys_for(self, changes: Changes) -> list[str]:
+        table = User.__tablename__
+        keys = [self.key(identity[0]) for name, identity in changes.rows if name == table]
+        if table in changes.tables or ANY_TABLE in changes.tables:
+            keys.append(self.floor_key)
+        return sorted(keys)
+
+    async def invalidate(self, changes: Changes, position: int | None) -> None:
+        """Tombstone what `changes` touched, as of `position` (None: unknown)."""
+        keys = self.keys_for(changes)
+        if not keys:
+            return
+        version = _version(_UNKNOWN_POSITION if position is None else position)
         try:
-            await self.redis.delete(self.key(user_id))
+            await self._invalidate(keys=keys, args=[version, self.ttl_ms])
         except _UNAVAILABLE as error:
             self._failed("invalidate", error)
+            for key in keys:
+                self._undelivered[key] = max(version, self._undelivered.get(key, version))
+            if self._redelivery is None or self._redelivery.done():
+                self._redelivery = asyncio.create_task(self._redeliver())
+
+    async def _redeliver(self) -> None:
+        while self._undelivered:
+            await asyncio.sleep(self.invalidation_retry_seconds)
+            for key, version in list(self._undelivered.items()):
+                try:
+                    await self._invalidate(keys=[key], args=[version, self.ttl_ms])
+                except _UNAVAILABLE:
+                    break
+                if self._undelivered.get(key) == version:
+                    del self._undelivered[key]
+        logger.info("cache invalidations delivered")
 
     async def ping(self) -> None:
         await self.redis.ping()
 
-
-class CachedUserService(UserService):
-    """The user service, dropping a user's cache entry once a write to it has committed."""
-
-    def __init__(self, session: AsyncSession, hasher: PasswordHasher, cache: UserCache) -> None:
-        super().__init__(session, hasher)
-        self.cache = cache
-
-    async def update_user(self, user_id: int, data: UserUpdate) -> User:
-        user = await super().update_user(user_id, data)
-        await self.cache.invalidate(user_id)
-        return user
-
-    async def delete_user(self, user_id: int) -> None:
-        await super().delete_user(user_id)
-        await self.cache.invalidate(user_id)
-{% if cookiecutter.use_soft_delete %}
-
-    async def restore_user(self, user_id: int) -> User:
-        user = await super().restore_user(user_id)
-        await self.cache.invalidate(user_id)
-        return user
-{% endif %}
+    async def close(self) -> None:
+        if self._redelivery is not None:
+            self._redelivery.cancel()
+        await self.redis.aclose()

@@ -1,64 +1,223 @@
-"""Sessions from the first database that answers: a replica (or analytics database)
-first, the primary as the last resort.
+"""Which database serves a read: a standby (replica or analytics database) when it is
+reachable, no more than `max_lag_seconds` behind, and has replayed what the reader must
+see; the primary otherwise.
 
-A database that fails to connect is skipped for `retry_after_seconds`, so an outage
-costs one connect timeout, not one per request.
+A `StandbyMonitor` per standby checks it in the background, one probe at a time, so no
+request ever waits on an unknown or hanging server: until a check succeeds, reads go to
+the primary. The choice is made on a session's first statement (`RoutingSession`), so
+a session that is never used never checks out a connection. A read that loses its
+standby connection mid-query is retried once on the primary (`ReadSession`).
 """
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import URL, Engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import Session
+
+from ..settings import Settings
+from .engine import connect_args
+from .errors import is_connection_error
 
 logger = logging.getLogger(__name__)
 
-# Connecting failed: refused, timed out, or rejected by the server (auth, no such database).
-_UNREACHABLE = (OSError, TimeoutError, DBAPIError)
+PRIMARY = "primary"
+# How long one check of a standby (or of the primary's position) may take.
+CHECK_TIMEOUT_SECONDS = 1.0
+
+# Keys in `session.info`.
+ROUTER = "read_router"
+ROUTE = "read_route"
+# Same key as `consistency.READ_YOUR_WRITES`; holds a `ReadRequirement`.
+REQUIREMENT = "read_your_writes"
+
+# Flushed WAL: all a standby can have received.
+_PRIMARY_POSITION = text("SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::int8")
+# NULL when the server is not in recovery (not a standby): it is as fresh as it gets.
+_REPLAYED_POSITION = text("SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::int8")
+
+T = TypeVar("T")
 
 
-class FallbackSessions:
-    """Call it for a session: `async with read_sessions() as session: ...`."""
+class ReadRequirement(Protocol):
+    """What a request's reads must see (see `consistency.ReadYourWrites`)."""
+
+    @property
+    def wrote(self) -> bool: ...
+
+    @property
+    def required_position(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class StandbyStatus:
+    reachable: bool = False
+    # Replayed WAL position; None for a server that is not a standby.
+    replayed: int | None = None
+    lag_seconds: float = 0.0
+
+    def has_replayed(self, position: int) -> bool:
+        return self.replayed is None or self.replayed >= position
+
+
+def create_probe_engine(url: URL, settings: Settings) -> AsyncEngine:
+    """One connection for background checks, apart from the pool that requests use."""
+    return create_async_engine(
+        url, connect_args=connect_args(settings), pool_size=1, max_overflow=0, pool_pre_ping=False
+    )
+
+
+async def _scalar(engine: AsyncEngine, statement: Any) -> Any:
+    async with engine.connect() as connection:
+        return await connection.scalar(statement)
+
+
+class StandbyMonitor:
+    """Keeps `status` of one standby current: reachable, replayed position, lag.
+
+    Lag is measured against the primary's history as this monitor saw it: the time since
+    the primary first reached a position the standby has not replayed yet. It needs no
+    clock agreement between servers and is zero for an idle, caught-up standby.
+    """
+
+    def __init__(
+        self, role: str, probe: AsyncEngine, primary_probe: AsyncEngine, *, interval: float
+    ) -> None:
+        self.role = role
+        self.probe = probe
+        self.primary_probe = primary_probe
+        self.interval = interval
+        self.status = StandbyStatus()
+        # A check has completed (successfully or not) since the start.
+        self.checked = asyncio.Event()
+        self._history: deque[tuple[float, int]] = deque(maxlen=100_000)
+
+    def lost(self) -> None:
+        """A request lost its connection: stop routing here until the next good check."""
+        if self.status.reachable:
+            logger.warning("%s database lost; reads go to the primary", self.role)
+        self.status = StandbyStatus()
+
+    async def check(self) -> None:
+        now = time.monotonic()
+        try:
+            position = await asyncio.wait_for(
+                _scalar(self.primary_probe, _PRIMARY_POSITION), CHECK_TIMEOUT_SECONDS
+            )
+            self._history.append((now, position))
+        except Exception as error:  # the primary's own outage is reported elsewhere
+            logger.debug("primary position unknown: %s", type(error).__name__)
+            await self.primary_probe.dispose()
+        try:
+            replayed = await asyncio.wait_for(
+                _scalar(self.probe, _REPLAYED_POSITION), CHECK_TIMEOUT_SECONDS
+            )
+        except Exception as error:
+            if self.status.reachable or not self.checked.is_set():
+                logger.warning(
+                    "%s database unreachable (%s); reads go to the primary",
+                    self.role,
+                    type(error).__name__,
+                )
+            self.status = StandbyStatus()
+            # Drop a connection that may be stuck mid-query on a hanging server.
+            await self.probe.dispose()
+            return
+        self.status = StandbyStatus(True, replayed, self._lag(replayed, now))
+
+    def _lag(self, replayed: int | None, now: float) -> float:
+        if replayed is None:
+            self._history.clear()
+            return 0.0
+        while self._history and self._history[0][1] <= replayed:
+            self._history.popleft()
+        return now - self._history[0][0] if self._history else 0.0
+
+    async def run(self) -> None:
+        while True:
+            await self.check()
+            self.checked.set()
+            await asyncio.sleep(self.interval)
+
+
+class ReadRouter:
+    """Picks the database for a read session among `preferred` standbys and the primary."""
 
     def __init__(
         self,
-        preferred: Sequence[tuple[str, async_sessionmaker[AsyncSession]]],
-        fallback: async_sessionmaker[AsyncSession],
+        engines: dict[str, AsyncEngine],
+        monitors: Sequence[StandbyMonitor],
         *,
-        retry_after_seconds: float = 5.0,
+        max_lag_seconds: float,
+        honour_requirements: bool = True,
     ) -> None:
-        self.preferred = list(preferred)
-        self.fallback = fallback
-        self.retry_after_seconds = retry_after_seconds
-        self._down_until: dict[str, float] = {}
+        self.engines = engines
+        self.monitors = list(monitors)
+        self.max_lag_seconds = max_lag_seconds
+        # Reporting reads tolerate lag; they ignore read-your-writes requirements.
+        self.honour_requirements = honour_requirements
 
-    def is_available(self, name: str) -> bool:
-        return time.monotonic() >= self._down_until.get(name, 0.0)
+    def choose(self, requirement: ReadRequirement | None) -> str:
+        required = None
+        if self.honour_requirements and requirement is not None:
+            if requirement.wrote:
+                return PRIMARY
+            required = requirement.required_position
+        for monitor in self.monitors:
+            status = monitor.status
+            if (
+                status.reachable
+                and status.lag_seconds <= self.max_lag_seconds
+                and (required is None or status.has_replayed(required))
+            ):
+                return monitor.role
+        return PRIMARY
 
-    async def _first_reachable(self) -> AsyncSession:
-        for name, sessionmaker in self.preferred:
-            if not self.is_available(name):
-                continue
-            session = sessionmaker()
-            try:
-                # Check a connection out now, so an unreachable server is noticed here.
-                await session.connection()
-            except _UNREACHABLE as error:
-                await session.close()
-                self._down_until[name] = time.monotonic() + self.retry_after_seconds
-                logger.warning(
-                    "%s database unreachable (%s); skipping it for %.0f s",
-                    name,
-                    type(error).__name__,
-                    self.retry_after_seconds,
-                )
-                continue
-            return session
-        return self.fallback()
+    def lost(self, role: str) -> None:
+        for monitor in self.monitors:
+            if monitor.role == role:
+                monitor.lost()
 
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[AsyncSession]:
-        async with await self._first_reachable() as session:
-            yield session
+
+class RoutingSession(Session):
+    """A session whose statements go where its `ReadRouter` says, decided on first use."""
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Engine:
+        router: ReadRouter = self.info[ROUTER]
+        requirement: ReadRequirement | None = self.info.get(REQUIREMENT)
+        role: str | None = self.info.get(ROUTE)
+        # Re-decide once the request has written: its later reads must see the write.
+        if role is None or (role != PRIMARY and requirement is not None and requirement.wrote):
+            role = self.info[ROUTE] = router.choose(requirement)
+        return router.engines[role].sync_engine
+
+
+class ReadSession(AsyncSession):
+    """Reads through `RoutingSession`; one lost on a standby is retried on the primary."""
+
+    async def _retried(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await call(*args, **kwargs)
+        except Exception as error:
+            role = self.info.get(ROUTE)
+            if role in (None, PRIMARY) or not is_connection_error(error):
+                raise
+            self.info[ROUTER].lost(role)
+            await self.rollback()
+            self.info[ROUTE] = PRIMARY
+            return await call(*args, **kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retried(super().execute, *args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retried(super().scalar, *args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retried(super().get, *args, **kwargs)

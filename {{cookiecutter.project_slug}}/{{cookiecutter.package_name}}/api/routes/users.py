@@ -2,6 +2,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, {% if cookiecutter.use_cache %}Response, {% endif %}status
 
+{% if cookiecutter.use_cache %}
+from ...db.consistency import read_position
+{% endif %}
 from ...models import Post, User
 from ...schemas.common import NO_NUL, IdPath, Limit, Skip
 from ...schemas.post import PostCreate, PostRead
@@ -15,6 +18,9 @@ from ...schemas.user import (
     UserWithProfileCreate,
     UserWithProfileRead,
 )
+{% if cookiecutter.use_cache %}
+from ..consistency import ReadYourWritesDep
+{% endif %}
 from ..deps import {% if cookiecutter.use_cache %}UserCacheDep, {% endif %}UserReaderDep, UserReportsDep, UserServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 
@@ -88,15 +94,21 @@ async def user_post_counts(
     "/{user_id}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
 )
 async def get_user(
-    user_id: IdPath, users: UserReaderDep, cache: UserCacheDep, response: Response
+    user_id: IdPath,
+    users: UserReaderDep,
+    cache: UserCacheDep,
+    read_your_writes: ReadYourWritesDep,
+    response: Response,
 ) -> UserRead:
     """From Redis when cached (`X-Cache: hit`), else from the database (`X-Cache: miss`)."""
-    cached = await cache.get(user_id)
+    cached = await cache.get(user_id, at_least=read_your_writes.required_position)
     if cached is not None:
         response.headers["X-Cache"] = "hit"
         return cached
+    # Asked before the query: the entry is stamped no newer than the data it holds.
+    position = await read_position(users.session)
     user = UserRead.model_validate(await users.get_user(user_id))
-    await cache.put(user)
+    await cache.fill(user, position=position)
     response.headers["X-Cache"] = "miss"
     return user
 {% else %}

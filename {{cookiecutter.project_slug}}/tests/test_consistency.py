@@ -1,0 +1,217 @@
+"""Consistency against a real standby that lags on purpose (`recovery_min_apply_delay`).
+
+Runs when STREAMING_PRIMARY_URL and STREAMING_LAGGING_REPLICA_URL name a primary and a
+delayed standby of it (the template's CI starts such a pair); skipped otherwise.
+
+The promises (README, "Consistency"): a client that sends back the token of its write
+reads that write at once; once the standby has replayed a write, no reader sees the
+state before it, from the standby or from the cache; a standby further behind than
+REPLICA_MAX_LAG_SECONDS is skipped.
+"""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient, Response
+from pydantic import SecretStr
+from sqlalchemy import URL, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from {{ cookiecutter.package_name }}.db.consistency import TOKEN_HEADER, parse_position
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
+from tests.conftest import DatabaseServer, settings_for
+from tests.factories import user_payload
+from tests.stand_ins import serving
+
+PRIMARY = os.environ.get("STREAMING_PRIMARY_URL")
+LAGGING = os.environ.get("STREAMING_LAGGING_REPLICA_URL")
+# Longest wait for the standby to replay something (its delay is a few seconds).
+REPLAY_SECONDS = 30
+
+pytestmark = pytest.mark.skipif(
+    not (PRIMARY and LAGGING),
+    reason="set STREAMING_PRIMARY_URL and STREAMING_LAGGING_REPLICA_URL to test a lagging standby",
+)
+
+
+async def replayed(standby: URL, position: int) -> None:
+    """Wait until `standby` has replayed the primary's WAL up to `position`."""
+    engine = create_async_engine(standby)
+    query = text("SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::int8")
+    try:
+        for _ in range(REPLAY_SECONDS * 20):
+            try:
+                async with engine.connect() as connection:
+                    if (await connection.scalar(query) or 0) >= position:
+                        return
+            except Exception:  # the database may not have reached the standby yet
+                pass
+            await asyncio.sleep(0.05)
+        pytest.fail(f"the standby did not replay up to {position}")
+    finally:
+        await engine.dispose()
+
+
+async def replayed_token(standby: URL, response: Response) -> None:
+    await replayed(standby, parse_position(response.headers[TOKEN_HEADER]))
+
+
+@pytest.fixture(scope="module")
+async def urls() -> AsyncIterator[tuple[URL, URL]]:
+    assert PRIMARY is not None
+    assert LAGGING is not None
+    server = DatabaseServer(to_async_url(PRIMARY))
+    try:
+        async with server.migrated_database("lagging_{{ cookiecutter.package_name }}") as primary:
+            standby = to_async_url(LAGGING).set(database=primary.database)
+            position = await server.scalar(
+                primary, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8"
+            )
+            await replayed(standby, position)
+            yield primary, standby
+    finally:
+        await server.close()
+
+
+def lagging_settings(urls: tuple[URL, URL], **changes: Any) -> Settings:
+    primary, standby = urls
+    return settings_for(primary).model_copy(
+        update={
+            "replica_database_url": SecretStr(standby.render_as_string(hide_password=False)),
+            **changes,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+async def app(urls: tuple[URL, URL]) -> AsyncIterator[FastAPI]:
+    app = create_app(lagging_settings(urls))
+    async with serving(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
+        yield client
+
+
+async def created_and_replayed(client: AsyncClient, standby: URL) -> str:
+    created = await client.post("/users", json=user_payload())
+    assert created.status_code == 201
+    await replayed_token(standby, created)
+    return f"/users/{created.json()['id']}"
+
+
+async def test_the_writer_reads_its_own_write_at_once_with_the_token(
+    client: AsyncClient, urls: tuple[URL, URL]
+) -> None:
+    created = await client.post("/users", json=user_payload())
+    path = f"/users/{created.json()['id']}"
+
+    # Without it, the lagging standby does not have the user yet.
+    without_token = await client.get(path)
+    with_token = await client.get(path, headers={TOKEN_HEADER: created.headers[TOKEN_HEADER]})
+    details = await client.get(
+        f"{path}/details", headers={TOKEN_HEADER: created.headers[TOKEN_HEADER]}
+    )
+
+    assert created.status_code == 201
+    assert with_token.status_code == details.status_code == 200
+    assert with_token.json()["username"] == created.json()["username"]
+    assert without_token.status_code == 404
+    await replayed_token(urls[1], created)
+    assert (await client.get(path)).status_code == 200
+
+
+async def test_a_malformed_token_is_a_clear_422(client: AsyncClient) -> None:
+    response = await client.get("/users/1", headers={TOKEN_HEADER: "not-a-position"})
+
+    assert response.status_code == 422
+    assert TOKEN_HEADER in str(response.json()["detail"])
+
+
+async def read_until_replayed(
+    client: AsyncClient, path: str, standby: URL, write: Response
+) -> None:
+    """Read `path` while the standby lags behind `write` (readers may see the old state
+    now, and must not keep it), then until it has replayed the write."""
+    assert write.status_code < 300, write.text
+    reading = asyncio.create_task(_keep_reading(client, path))
+    try:
+        await replayed_token(standby, write)
+    finally:
+        reading.cancel()
+
+
+async def _keep_reading(client: AsyncClient, path: str) -> None:
+    while True:
+        await client.get(path)
+        await asyncio.sleep(0.02)
+
+
+async def test_after_an_update_replays_no_reader_sees_the_old_value(
+    client: AsyncClient, urls: tuple[URL, URL]
+) -> None:
+    path = await created_and_replayed(client, urls[1])
+    await client.get(path)
+    await client.get(path)
+
+    patched = await client.patch(path, json={"full_name": "After"})
+    await read_until_replayed(client, path, urls[1], patched)
+    after = [await client.get(path) for _ in range(3)]
+
+    assert [response.json()["full_name"] for response in after] == ["After"] * 3
+
+
+async def test_after_a_delete_replays_no_reader_sees_the_user(
+    client: AsyncClient, urls: tuple[URL, URL]
+) -> None:
+    path = await created_and_replayed(client, urls[1])
+    await client.get(path)
+    await client.get(path)
+
+    deleted = await client.delete(path)
+    await read_until_replayed(client, path, urls[1], deleted)
+    after = [await client.get(path) for _ in range(3)]
+
+    assert [response.status_code for response in after] == [404] * 3
+{% if cookiecutter.use_soft_delete %}
+
+
+async def test_after_a_restore_replays_every_reader_sees_the_user(
+    client: AsyncClient, urls: tuple[URL, URL]
+) -> None:
+    path = await created_and_replayed(client, urls[1])
+    deleted = await client.delete(path)
+    await read_until_replayed(client, path, urls[1], deleted)
+
+    restored = await client.post(f"{path}/restore")
+    await read_until_replayed(client, path, urls[1], restored)
+    after = [await client.get(path) for _ in range(3)]
+
+    assert [response.status_code for response in after] == [200] * 3
+{% endif %}
+
+
+async def test_a_standby_further_behind_than_the_limit_is_skipped(urls: tuple[URL, URL]) -> None:
+    app = create_app(lagging_settings(urls, replica_max_lag_seconds=0.3))
+    async with (
+        serving(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        created = await client.post("/users", json=user_payload())
+        monitor = app.state.database.monitors[0]
+        for _ in range(40):
+            if monitor.status.lag_seconds > 0.3:
+                break
+            await asyncio.sleep(0.05)
+        fetched = await client.get(f"/users/{created.json()['id']}")
+
+    assert monitor.status.lag_seconds > 0.3
+    assert fetched.status_code == 200
