@@ -2,6 +2,7 @@
 
 import pytest
 from pytest_alembic import MigrationContext
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.test_migrations import USERS, query
@@ -28,7 +29,7 @@ def test_names_are_unique_among_live_users_case_insensitively(
     alembic_runner.insert_into("users", {**USERS[0], "is_deleted": True})
     alembic_runner.insert_into("users", {**USERS[0], "username": USERS[0]["username"].upper()})
 
-    with pytest.raises(Exception, match="uq_users_username"):
+    with pytest.raises(IntegrityError, match="uq_users_username"):
         alembic_runner.insert_into("users", {**USERS[0], "username": USERS[0]["username"].lower()})
 
 
