@@ -166,14 +166,23 @@ async def test_drift_is_detected(alembic_engine: AsyncEngine) -> None:
 
 
 @pytest.mark.parametrize(
-    ("database_url", "expected"),
+    ("variable", "url", "expected"),
     [
-        ("postgresql://app:s3cret-pw@127.0.0.1:1/x", "alembic: cannot connect to"),
-        ("mysql://app:s3cret-pw@127.0.0.1/x", "alembic: invalid settings: DATABASE_URL"),
+        ("DATABASE_URL", "postgresql://app:s3cret-pw@127.0.0.1:1/x", "alembic: cannot connect to"),
+        (
+            "DATABASE_URL",
+            "mysql://app:s3cret-pw@127.0.0.1/x",
+            "alembic: invalid settings: DATABASE_URL",
+        ),
+        (
+            "MIGRATION_DATABASE_URL",
+            "mysql://app:s3cret-pw@127.0.0.1/x",
+            "alembic: invalid settings: MIGRATION_DATABASE_URL",
+        ),
     ],
 )
-def test_alembic_reports_a_bad_database_in_one_line(database_url: str, expected: str) -> None:
-    code, stderr = run_alembic("upgrade", "head", DATABASE_URL=database_url)
+def test_alembic_reports_a_bad_database_in_one_line(variable: str, url: str, expected: str) -> None:
+    code, stderr = run_alembic("upgrade", "head", **{variable: url})
 
     assert code == 1
     assert stderr.strip().startswith(expected)
