@@ -44,7 +44,12 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "tests/test_pool_monitoring.py",
     ],
     "use_sync_session": ["{package_name}/db/sync.py", "tests/test_sync_session.py"],
-    "use_soft_delete": ["{package_name}/db/soft_delete.py", "tests/test_soft_delete.py"],
+    "use_soft_delete": [
+        "{package_name}/db/soft_delete.py",
+        "migrations/versions/20261125_0003_soft_delete.py",
+        "tests/test_soft_delete.py",
+        "tests/test_soft_delete_migration.py",
+    ],
     "use_docker": ["compose.yaml"],
     "use_github_actions": [".github"],
 }

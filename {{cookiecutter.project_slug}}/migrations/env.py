@@ -1,16 +1,22 @@
 """Alembic environment: async engine from the application's settings.
 
-When a connection is handed in through `config.attributes["connection"]` (as the
-tests do), migrations run on it instead of opening a new one.
+Alembic runs on MIGRATION_DATABASE_URL when it is set (a direct connection for apps
+behind PgBouncer), else on the application's database. Each run holds an advisory lock,
+so processes that start at once migrate one after the other, and its DDL waits at most
+MIGRATION_LOCK_TIMEOUT seconds for a table lock.
+
+When a connection or an async engine is handed in through
+`config.attributes["connection"]` (as the tests and pytest-alembic do), migrations run on
+it instead of a new engine.
 """
 
 import asyncio
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection, pool
+from sqlalchemy import Connection, pool, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from {{ cookiecutter.package_name }}.db.engine import connect_args
 from {{ cookiecutter.package_name }}.models import Base
@@ -23,6 +29,13 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 # Importing the models package registered every table on this metadata.
 target_metadata = Base.metadata
 
+# Key of the advisory lock serialising migrations ("alembic" in ASCII); any constant works.
+MIGRATION_LOCK_KEY = 0x616C656D626963
+# SQLSTATE lock_not_available: a lock was not granted within lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
+# SQLSTATE raise_exception: a migration refused to run; its message says why.
+MIGRATION_REFUSED = "P0001"
+
 
 def settings() -> Settings:
     try:
@@ -34,7 +47,7 @@ def settings() -> Settings:
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of running it (`alembic upgrade head --sql`)."""
     context.configure(
-        url=settings().primary_url.render_as_string(hide_password=False),
+        url=settings().migration_url.render_as_string(hide_password=False),
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
@@ -44,15 +57,26 @@ def run_migrations_offline() -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, compare_server_default=True
+    )
     with context.begin_transaction():
+        # Held until commit: a second process waits here, then finds the work done.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        # Requests' statement timeout does not fit a migration; a DDL statement must not wait
+        # for a table lock long, as every query on that table queues up behind it.
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
+        lock_timeout = round(settings().migration_lock_timeout * 1000)
+        connection.execute(text(f"SET LOCAL lock_timeout = {lock_timeout}"))
         context.run_migrations()
 
 
-async def run_async_migrations() -> None:
+async def run_async_migrations(given: AsyncEngine | None) -> None:
     active = settings()
-    url = active.primary_url
-    engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_args(active))
+    engine = given or create_async_engine(
+        active.migration_url, poolclass=pool.NullPool, connect_args=connect_args(active)
+    )
+    url = engine.url
     try:
         try:
             connection = await engine.connect()
@@ -62,16 +86,27 @@ async def run_async_migrations() -> None:
             raise SystemExit(f"alembic: cannot connect to {url}: {reason}") from None
         try:
             await connection.run_sync(do_run_migrations)
+        except DBAPIError as error:
+            sqlstate = getattr(error.orig, "sqlstate", None)
+            if sqlstate == LOCK_NOT_AVAILABLE:
+                raise SystemExit(
+                    "alembic: gave up waiting for a table lock after MIGRATION_LOCK_TIMEOUT="
+                    f"{active.migration_lock_timeout:g}s (a long transaction holds it); try again"
+                ) from None
+            if sqlstate == MIGRATION_REFUSED:
+                raise SystemExit(f"alembic: {error.orig}") from None
+            raise
         finally:
             await connection.close()
     finally:
-        await engine.dispose()
+        if given is None:
+            await engine.dispose()
 
 
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
-    if connection is None:
-        asyncio.run(run_async_migrations())
+    if connection is None or isinstance(connection, AsyncEngine):
+        asyncio.run(run_async_migrations(connection))
     else:
         do_run_migrations(connection)
 

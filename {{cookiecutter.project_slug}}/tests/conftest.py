@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import URL, Connection, event, text
+from sqlalchemy import URL, Connection, NullPool, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -38,7 +38,7 @@ CACHE_PREFIX = f"test-{{ cookiecutter.package_name }}-{uuid4().hex[:12]}"
 {% endif %}
 
 
-def alembic_config(connection: Connection) -> Config:
+def alembic_config_on(connection: Connection) -> Config:
     """Alembic configured to run on an open connection (env.py picks it up)."""
     config = Config(PROJECT_ROOT / "alembic.ini")
     config.attributes["connection"] = connection
@@ -105,7 +105,7 @@ class DatabaseServer:
             try:
                 async with engine.begin() as connection:
                     await connection.run_sync(
-                        lambda sync: command.upgrade(alembic_config(sync), "head")
+                        lambda sync: command.upgrade(alembic_config_on(sync), "head")
                     )
             finally:
                 await engine.dispose()
@@ -154,6 +154,28 @@ async def database_url(server: DatabaseServer) -> AsyncIterator[URL]:
     """A fresh database migrated to head with Alembic, dropped after the run."""
     async with server.migrated_database("test_{{ cookiecutter.package_name }}") as url:
         yield url
+
+
+@pytest.fixture
+async def empty_url(server: DatabaseServer) -> AsyncIterator[URL]:
+    """A new database without tables, dropped after the test."""
+    url = await server.create("empty_{{ cookiecutter.package_name }}")
+    yield url
+    await server.drop(url)
+
+
+@pytest.fixture
+def alembic_config() -> Config:
+    """pytest-alembic's configuration: the project's alembic.ini."""
+    config = Config(PROJECT_ROOT / "alembic.ini")
+    config.attributes["configure_logger"] = False
+    return config
+
+
+@pytest.fixture
+def alembic_engine(empty_url: URL) -> AsyncEngine:
+    """pytest-alembic's database; no pool, as it runs each step in an event loop of its own."""
+    return create_async_engine(empty_url, poolclass=NullPool)
 
 
 @pytest.fixture(scope="session")

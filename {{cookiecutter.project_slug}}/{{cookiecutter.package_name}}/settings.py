@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     # Behind PgBouncer in transaction mode: no prepared-statement caching.
     db_pgbouncer: bool = False
 
+    # Alembic's database: the server itself when the app goes through PgBouncer; unset: the app's.
+    migration_database_url: SecretStr | None = None
+    # Seconds a migration waits for a table lock (0: no limit); meanwhile queries on it queue up.
+    migration_lock_timeout: float = Field(default=5.0, ge=0)
+
 {% if cookiecutter.use_cache %}
     # Redis for the cache; while it is down the service answers from the database.
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
@@ -90,6 +95,7 @@ class Settings(BaseSettings):
     @field_validator(
         "database_url",
         "async_database_url",
+        "migration_database_url",
 {% if cookiecutter.use_replica %}
         "replica_database_url",
 {% endif %}
@@ -108,6 +114,13 @@ class Settings(BaseSettings):
         """The asyncpg URL of the primary database."""
         explicit = self.async_database_url or self.database_url
         return to_async_url(explicit.get_secret_value())
+
+    @property
+    def migration_url(self) -> URL:
+        """The asyncpg URL Alembic runs on: MIGRATION_DATABASE_URL, else the primary's."""
+        if self.migration_database_url is None:
+            return self.primary_url
+        return to_async_url(self.migration_database_url.get_secret_value())
 {% if cookiecutter.use_replica %}
 
     @property

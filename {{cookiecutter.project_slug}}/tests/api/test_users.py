@@ -69,6 +69,19 @@ async def test_duplicate_user_is_409_and_leaves_exactly_one_row(
     assert await count_users(session) == before == 1
 
 
+async def test_usernames_differing_only_in_letter_case_are_409(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    create = app.url_path_for("create_user")
+    assert (await client.post(create, json=user_payload(username="Alice"))).status_code == 201
+
+    response = await client.post(create, json=user_payload(username="alice"))
+
+    assert response.status_code == 409
+    assert "username" in response.json()["detail"]
+    assert await count_users(session) == 1
+
+
 @pytest.mark.parametrize(
     "changes",
     [

@@ -7,11 +7,13 @@ it anyway, pass the execution option: `.execution_options(include_deleted=True)`
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, event, false, text
+from sqlalchemy import DateTime, event, false, text
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 # Execution option that turns the filter off for one statement.
 INCLUDE_DELETED = "include_deleted"
+# Where-clause of unique indexes that ignore soft-deleted rows: a deleted value can be reused.
+LIVE = text("NOT is_deleted")
 
 
 class SoftDeleteMixin:
@@ -25,13 +27,6 @@ class SoftDeleteMixin:
     def restore(self) -> None:
         self.is_deleted = False
         self.deleted_at = None
-
-
-def unique_among_live(table: str, column: str) -> Index:
-    """A unique index that ignores soft-deleted rows, so a deleted name can be reused."""
-    return Index(
-        f"uq_{table}_{column}", column, unique=True, postgresql_where=text("NOT is_deleted")
-    )
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -3,12 +3,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text{% if not cookiecutter.use_soft_delete %}, UniqueConstraint{% endif %}, false
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+{% if not cookiecutter.use_soft_delete %}
+    UniqueConstraint,
+{% endif %}
+    false,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db.base import BaseModel
 {% if cookiecutter.use_soft_delete %}
-from ..db.soft_delete import SoftDeleteMixin, unique_among_live
+from ..db.soft_delete import LIVE, SoftDeleteMixin
 {% endif %}
 
 if TYPE_CHECKING:
@@ -18,14 +30,10 @@ if TYPE_CHECKING:
 
 {% if cookiecutter.use_soft_delete %}
 class User(SoftDeleteMixin, BaseModel):
-    __tablename__ = "users"
-    # Unique among live users only: a deleted user's name and email can be taken again.
-    __table_args__ = (unique_among_live("users", "username"), unique_among_live("users", "email"))
 {% else %}
 class User(BaseModel):
-    __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("username"), UniqueConstraint("email"))
 {% endif %}
+    __tablename__ = "users"
 
     username: Mapped[str] = mapped_column(String(50))
     email: Mapped[str] = mapped_column(String(100))
@@ -61,6 +69,17 @@ class User(BaseModel):
 
     def __repr__(self) -> str:
         return f"<User id={self.id} username={self.username!r}>"
+
+
+# Usernames are unique whatever their letter case; emails are stored lower-cased.
+{% if cookiecutter.use_soft_delete %}
+# Among live users only: a deleted user's name and email can be taken again.
+Index("uq_users_username", func.lower(User.username), unique=True, postgresql_where=LIVE)
+Index("uq_users_email", User.email, unique=True, postgresql_where=LIVE)
+{% else %}
+Index("uq_users_username", func.lower(User.username), unique=True)
+UniqueConstraint(User.email, name="uq_users_email")
+{% endif %}
 
 
 class UserProfile(BaseModel):

@@ -83,26 +83,10 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-{% if cookiecutter.use_soft_delete %}
-        sa.Column("is_deleted", sa.Boolean(), server_default=sa.text("false"), nullable=False),
-        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
-    )
-    # Unique among live rows only: soft-deleted users keep their values without blocking them.
-    for column in ("email", "username"):
-        op.create_index(
-            f"uq_users_{column}",
-            "users",
-            [column],
-            unique=True,
-            postgresql_where=sa.text("NOT is_deleted"),
-        )
-{% else %}
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
-{% endif %}
     op.create_table(
         "posts",
         sa.Column("id", sa.Integer(), nullable=False),

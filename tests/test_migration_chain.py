@@ -1,0 +1,55 @@
+"""Every combination of the switches that own revisions bakes one linear revision chain."""
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from hooks.post_gen_project import FEATURE_PATHS
+
+# Switches whose feature brings a revision of its own; the others cannot change the chain.
+SCHEMA_SWITCHES = [
+    switch
+    for switch, paths in FEATURE_PATHS.items()
+    if any(path.startswith("migrations/versions/") for path in paths)
+]
+COMBINATIONS = [
+    dict(zip(SCHEMA_SWITCHES, values, strict=True))
+    for values in itertools.product([False, True], repeat=len(SCHEMA_SWITCHES))
+]
+# alembic.ini's file_template: <yyyymmdd>_<revision>_<slug>.py
+REVISION_FILE = re.compile(r"^\d{8}_(?P<revision>[0-9a-z]+)_[0-9a-z_]+\.py$")
+
+
+def combination_id(switches: dict[str, bool]) -> str:
+    return "-".join(
+        f"{name.removeprefix('use_')}_{'on' if on else 'off'}" for name, on in switches.items()
+    )
+
+
+def test_some_switch_owns_a_revision() -> None:
+    assert SCHEMA_SWITCHES
+
+
+@pytest.mark.parametrize("switches", COMBINATIONS, ids=combination_id)
+def test_one_linear_revision_chain(cookies: Any, switches: dict[str, bool]) -> None:
+    result = cookies.bake(extra_context=switches)
+    assert result.exit_code == 0, result.exception
+    project: Path = result.project_path
+    script = ScriptDirectory.from_config(Config(project / "alembic.ini"))
+
+    assert len(script.get_heads()) == 1
+    assert len(script.get_bases()) == 1
+    chain = list(script.walk_revisions())  # head first
+    assert all(not revision.is_merge_point and not revision.is_branch_point for revision in chain)
+    files = sorted((project / "migrations" / "versions").glob("*.py"))
+    assert len(chain) == len(files)
+    # Each file is named after its revision, and the names sort in the order they run.
+    names = [REVISION_FILE.fullmatch(file.name) for file in files]
+    assert [match["revision"] if match else None for match in names] == [
+        revision.revision for revision in reversed(chain)
+    ]
