@@ -37,6 +37,8 @@ FEATURE_PATHS: dict[str, list[str]] = {
     ],
     "use_sync_session": ["{package_name}/db/sync.py", "tests/test_sync_session.py"],
     "use_soft_delete": ["{package_name}/db/soft_delete.py", "tests/test_soft_delete.py"],
+    "use_metrics": ["{package_name}/metrics.py", "tests/test_metrics.py"],
+    "use_tracing": ["{package_name}/tracing.py", "tests/test_tracing.py"],
     "use_docker": ["compose.yaml"],
     "use_github_actions": [".github"],
 }
