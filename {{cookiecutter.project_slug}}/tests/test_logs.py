@@ -28,6 +28,8 @@ from {{ cookiecutter.package_name }}.main import create_app
 from tests.conftest import PROJECT_ROOT, DatabaseServer, settings_for
 from tests.factories import PASSWORD, user_payload
 
+# Loggers of the app's own modules start with this.
+APP_LOGGERS = "{{ cookiecutter.package_name }}."
 STARTUP_SECONDS = 30
 # Lines of a request are written by the server shortly after its response.
 SETTLE_SECONDS = 5
@@ -118,7 +120,7 @@ async def test_uvicorn_and_app_lines_are_json_with_request_ids(
     for line in lines:
         assert {"timestamp", "level", "logger", "event", "request_id"} <= line.keys(), line
     loggers = {line["logger"] for line in lines}
-    assert {"uvicorn.error", "uvicorn.access", "{{ cookiecutter.package_name }}.main"} <= loggers
+    assert {"uvicorn.error", "uvicorn.access", f"{APP_LOGGERS}main"} <= loggers
     for request_id in (chosen, junk.headers[REQUEST_ID_HEADER], created.headers[REQUEST_ID_HEADER]):
         own = [line["logger"] for line in lines if line["request_id"] == request_id]
         assert "uvicorn.access" in own, request_id
@@ -138,10 +140,9 @@ def json_logs() -> Iterator[io.StringIO]:
 
 @pytest.fixture
 async def app_without_database(database_url: URL) -> AsyncIterator[FastAPI]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    app = create_app(settings_for(database_url.set(port=closed_port)))
+    """An app whose database refuses connections: each request logs an error."""
+    # Nothing listens on a port just released.
+    app = create_app(settings_for(database_url.set(port=free_port())))
     async with app.router.lifespan_context(app):
         yield app
 
@@ -158,4 +159,4 @@ async def test_a_requests_own_log_lines_carry_its_id(
     lines = json_lines(json_logs.getvalue())
     errors = [line for line in lines if line["level"] == "error"]
     assert [line["request_id"] for line in errors] == ["req-42", other.headers[REQUEST_ID_HEADER]]
-    assert all(line["logger"].startswith("{{ cookiecutter.package_name }}.") for line in errors)
+    assert all(line["logger"].startswith(APP_LOGGERS) for line in errors)

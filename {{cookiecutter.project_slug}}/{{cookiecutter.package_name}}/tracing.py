@@ -54,7 +54,10 @@ def instrument_app(app: FastAPI) -> None:
         exclude_spans=["receive", "send"],
     )
 {% if cookiecutter.use_cache %}
-    RedisInstrumentor().instrument()
+    # Patches the Redis client classes once for the whole process.
+    redis = RedisInstrumentor()
+    if not redis.is_instrumented_by_opentelemetry:
+        redis.instrument()
 {% endif %}
 
 
@@ -62,9 +65,16 @@ def instrument_engines(engines: dict[str, AsyncEngine]) -> None:
     """A client span per SQL statement, with the engine's role (primary, replica, ...)."""
     if not tracing_enabled():
         return
+    # The instrumentor is one per process and instruments only once: the engines of the
+    # app that started last are the traced ones (a process serves one app; tests, several).
+    instrumentor = SQLAlchemyInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+    # It declares support for SQLAlchemy < 2.1 only, but works with 2.1.
+    instrumentor.instrument(
+        engines=[engine.sync_engine for engine in engines.values()], skip_dep_check=True
+    )
     for role, engine in engines.items():
-        # The instrumentation declares SQLAlchemy < 2.1 but works with it.
-        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, skip_dep_check=True)
         event.listen(engine.sync_engine, "before_cursor_execute", _role_marker(role))
 
 
