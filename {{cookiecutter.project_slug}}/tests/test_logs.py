@@ -22,6 +22,7 @@ from {{ cookiecutter.package_name }}.logs import (
     REQUEST_ID_HEADER,
     LogSettings,
     configure_logging,
+    is_valid_request_id,
     read_log_settings,
 )
 from {{ cookiecutter.package_name }}.main import create_app
@@ -160,3 +161,24 @@ async def test_a_requests_own_log_lines_carry_its_id(
     errors = [line for line in lines if line["level"] == "error"]
     assert [line["request_id"] for line in errors] == ["req-42", other.headers[REQUEST_ID_HEADER]]
     assert all(line["logger"].startswith(APP_LOGGERS) for line in errors)
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        "0f8fad5bd9cb469fa16570867728950e",
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "req-42",
+        "Root=1-5759e988:bd862e3fe/1be46a994272",
+        "a" * 128,
+    ],
+)
+def test_well_formed_request_ids_are_kept(request_id: str) -> None:
+    assert is_valid_request_id(request_id)
+
+
+@pytest.mark.parametrize(
+    "request_id", ["", "a" * 129, "two words", 'a"b', "a\\b", "caf\u00e9", "a\tb", "a;b"]
+)
+def test_other_request_ids_are_replaced(request_id: str) -> None:
+    assert not is_valid_request_id(request_id)

@@ -56,13 +56,13 @@ def add_request_id(_logger: WrappedLogger, _method: str, event: EventDict) -> Ev
     return event
 
 
-def _formatter(log_format: str, processors: Sequence[Processor]) -> logging.Formatter:
+def _formatter(log_format: str, processors: Sequence[Processor], colors: bool) -> logging.Formatter:
     renderer: Processor
     if log_format == "json":
         renderer = structlog.processors.JSONRenderer()
         processors = [*processors, structlog.processors.dict_tracebacks]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = structlog.dev.ConsoleRenderer(colors=colors)
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -84,8 +84,9 @@ def configure_logging(
 ) -> None:
     """Send every logger's records to stderr (or `stream`) in one format; `processors` add
     fields to each line."""
-    handler = _Handler(stream or sys.stderr)
-    handler.setFormatter(_formatter(settings.log_format, processors))
+    stream = stream or sys.stderr
+    handler = _Handler(stream)
+    handler.setFormatter(_formatter(settings.log_format, processors, colors=stream.isatty()))
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(old)
