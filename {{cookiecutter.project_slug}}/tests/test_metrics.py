@@ -86,13 +86,17 @@ async def test_requests_are_counted_by_route_template_and_status(client: AsyncCl
     await client.get(f"/users/{created.json()['id']}")
     await client.get("/users/999999")
     await client.get("/no/such/path")
+    await client.request("BREW", "/users")
     after = await scrape(client)
 
     assert requests(after, USER_ROUTE, "200") - requests(before, USER_ROUTE, "200") == 1
     assert requests(after, USER_ROUTE, "404") - requests(before, USER_ROUTE, "404") == 1
     assert requests(after, "", "404") - requests(before, "", "404") == 1
-    # Paths never become labels: that would make one series per user.
+    # Neither paths nor invented methods become labels: clients could add series at will.
     assert not any(f"/users/{created.json()['id']}" in str(key) for key in after)
+    assert not any("BREW" in str(key) for key in after)
+    other = {"http_request_method": "_OTHER", "http_route": "/users"}
+    assert any(other.items() <= dict(labels).items() for _, labels in after)
 
 
 async def test_pool_gauges_follow_checkouts_waits_and_timeouts(

@@ -75,7 +75,7 @@ def _formatter(log_format: str, processors: Sequence[Processor], colors: bool) -
     )
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+class _Handler(logging.StreamHandler[TextIO]):
     """Marks the handler this module installs, so configuring again replaces it."""
 
 

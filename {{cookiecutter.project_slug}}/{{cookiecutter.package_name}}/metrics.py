@@ -31,6 +31,11 @@ from . import telemetry
 from .settings import Settings
 
 _POOL = "db_client_connection_pool_name"
+# Any other method a client invents is counted as "_OTHER" (OpenTelemetry's rule), so
+# clients cannot add label values at will.
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 
 REQUEST_DURATION = Histogram(
     "http_server_request_duration_seconds",
@@ -113,9 +118,8 @@ class _RequestMetrics:
         finally:
             # The router records the matched route in the scope; unmatched paths get "".
             route = getattr(scope.get("route"), "path", "")
-            REQUEST_DURATION.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - start
-            )
+            method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
+            REQUEST_DURATION.labels(method, route, str(status)).observe(time.perf_counter() - start)
 
 
 def _registry() -> CollectorRegistry:
