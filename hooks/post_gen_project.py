@@ -50,6 +50,8 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "tests/test_soft_delete.py",
         "tests/test_soft_delete_migration.py",
     ],
+    "use_metrics": ["{package_name}/metrics.py", "tests/test_metrics.py"],
+    "use_tracing": ["{package_name}/tracing.py", "tests/test_tracing.py"],
     "use_docker": ["compose.yaml"],
     "use_github_actions": [".github"],
 }

@@ -26,6 +26,8 @@ SWITCHES = (
     "use_soft_delete",
     "use_pool_monitoring",
     "use_sync_session",
+    "use_metrics",
+    "use_tracing",
     "use_docker",
     "use_github_actions",
 )
@@ -36,6 +38,7 @@ TAKEN_IMPORT_NAMES = frozenset(
     {
         "alembic",
         "argon2",
+        "asgi_correlation_id",
         "asyncpg",
         "email_validator",
         "fastapi",
@@ -43,6 +46,8 @@ TAKEN_IMPORT_NAMES = frozenset(
         "httpx",
         "migrations",
         "mypy",
+        "opentelemetry",
+        "prometheus_client",
         "pwdlib",
         "pydantic",
         "pydantic_settings",
@@ -52,6 +57,7 @@ TAKEN_IMPORT_NAMES = frozenset(
         "ruff",
         "sqlalchemy",
         "starlette",
+        "structlog",
         "tests",
         "uvicorn",
     }

@@ -18,14 +18,25 @@ from .cache import UserCache, create_redis
 from .db.monitoring import monitor_pools
 {% endif %}
 from .db.session import Database
+from .logs import add_request_ids, configure_logging, read_log_settings
+{% if cookiecutter.use_metrics %}
+from .metrics import forget_worker, meter_pools
+from .metrics import instrument_app as add_metrics
+{% endif %}
 from .security import PasswordHasher
 from .settings import Settings, get_settings
+{% if cookiecutter.use_tracing %}
+from .tracing import add_trace_ids, instrument_engines
+from .tracing import instrument_app as add_tracing
+{% endif %}
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings are read when it starts unless given here (tests do)."""
+    # Before anything logs: uvicorn's own lines take the same format.
+    configure_logging(read_log_settings(){% if cookiecutter.use_tracing %}, processors=[add_trace_ids]{% endif %})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,6 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.database = database
         app.state.password_hasher = PasswordHasher.from_settings(active)
+{% if cookiecutter.use_metrics %}
+        meter_pools(database.engines, active)
+{% endif %}
+{% if cookiecutter.use_tracing %}
+        instrument_engines(database.engines)
+{% endif %}
 {% if cookiecutter.use_pool_monitoring %}
         app.state.pool_monitors = monitor_pools(database.engines)
 {% endif %}
@@ -58,11 +75,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await user_cache.close()
 {% endif %}
             await database.dispose()
+{% if cookiecutter.use_metrics %}
+            forget_worker()
+{% endif %}
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
     install_error_handlers(app)
 {% if cookiecutter.use_replica or cookiecutter.use_cache %}
     app.add_middleware(ConsistencyTokenMiddleware)
+{% endif %}
+{% if cookiecutter.use_metrics %}
+    add_metrics(app)
+{% endif %}
+    add_request_ids(app)
+{% if cookiecutter.use_tracing %}
+    add_tracing(app)
 {% endif %}
     app.include_router(health.router)
 {% if cookiecutter.use_pool_monitoring %}

@@ -1,0 +1,184 @@
+"""Log lines: one format for the app and uvicorn, each carrying its request's id."""
+
+import asyncio
+import io
+import json
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import URL
+
+from {{ cookiecutter.package_name }}.logs import (
+    REQUEST_ID_HEADER,
+    LogSettings,
+    configure_logging,
+    is_valid_request_id,
+    read_log_settings,
+)
+from {{ cookiecutter.package_name }}.main import create_app
+from tests.conftest import PROJECT_ROOT, DatabaseServer, settings_for
+from tests.factories import PASSWORD, user_payload
+
+# Loggers of the app's own modules start with this.
+APP_LOGGERS = "{{ cookiecutter.package_name }}."
+STARTUP_SECONDS = 30
+# Lines of a request are written by the server shortly after its response.
+SETTLE_SECONDS = 5
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def uvicorn(
+    url: URL, stderr: Path, *args: str, env: dict[str, str] | None = None
+) -> AsyncIterator[str]:
+    """uvicorn serving the app on `url`, writing its stderr to a file, until the block ends."""
+    port = free_port()
+    environment = os.environ | (env or {})
+    environment |= {
+        "DATABASE_URL": url.render_as_string(hide_password=False),
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_COST": "1024",
+    }
+    with stderr.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "{{ cookiecutter.package_name }}.main:app",
+            "--port",
+            str(port),
+            *args,
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as client:
+            for _ in range(STARTUP_SECONDS * 10):
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("uvicorn did not start")
+        yield base
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Every line parsed as JSON; a line that is not JSON fails the test."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+async def test_uvicorn_and_app_lines_are_json_with_request_ids(
+    server: DatabaseServer, tmp_path: Path
+) -> None:
+    db_password = f"pw-{uuid4().hex}"
+    stderr = tmp_path / "stderr.log"
+    async with server.migrated_database("logs_{{ cookiecutter.package_name }}") as url:
+        # The server trusts local connections, so any password connects.
+        url = url.set(password=db_password)
+        env = {"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"}
+        async with uvicorn(url, stderr, env=env) as base, httpx.AsyncClient(base_url=base) as http:
+            created = await http.post("/users", json=user_payload())
+            assert created.status_code == 201
+            chosen = f"test-{uuid4()}"
+            response = await http.get(
+                f"/users/{created.json()['id']}", headers={REQUEST_ID_HEADER: chosen}
+            )
+            junk = await http.get("/users/999999", headers={REQUEST_ID_HEADER: "bad id; x=1"})
+            generated = await http.get("/users/999999")
+            await asyncio.sleep(0.5)
+
+    assert response.headers[REQUEST_ID_HEADER] == chosen
+    assert junk.headers[REQUEST_ID_HEADER] not in ("", "bad id; x=1")
+    assert generated.headers[REQUEST_ID_HEADER]
+    text = stderr.read_text()
+    lines = json_lines(text)
+    assert lines
+    for line in lines:
+        assert {"timestamp", "level", "logger", "event", "request_id"} <= line.keys(), line
+    loggers = {line["logger"] for line in lines}
+    assert {"uvicorn.error", "uvicorn.access", f"{APP_LOGGERS}main"} <= loggers
+    for request_id in (chosen, junk.headers[REQUEST_ID_HEADER], created.headers[REQUEST_ID_HEADER]):
+        own = [line["logger"] for line in lines if line["request_id"] == request_id]
+        assert "uvicorn.access" in own, request_id
+    assert db_password not in text
+    assert PASSWORD not in text
+    assert "$argon2" not in text
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """The log lines written during the test, as JSON."""
+    buffer = io.StringIO()
+    configure_logging(LogSettings(log_format="json"), stream=buffer)
+    yield buffer
+    configure_logging(read_log_settings())
+
+
+@pytest.fixture
+async def app_without_database(database_url: URL) -> AsyncIterator[FastAPI]:
+    """An app whose database refuses connections: each request logs an error."""
+    # Nothing listens on a port just released.
+    app = create_app(settings_for(database_url.set(port=free_port())))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def test_a_requests_own_log_lines_carry_its_id(
+    app_without_database: FastAPI, json_logs: io.StringIO
+) -> None:
+    transport = ASGITransport(app=app_without_database)
+    async with AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/users/1", headers={REQUEST_ID_HEADER: "req-42"})
+        other = await client.get("/users/1")
+
+    assert response.status_code == 503
+    lines = json_lines(json_logs.getvalue())
+    errors = [line for line in lines if line["level"] == "error"]
+    assert [line["request_id"] for line in errors] == ["req-42", other.headers[REQUEST_ID_HEADER]]
+    assert all(line["logger"].startswith(APP_LOGGERS) for line in errors)
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        "0f8fad5bd9cb469fa16570867728950e",
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "req-42",
+        "Root=1-5759e988:bd862e3fe/1be46a994272",
+        "a" * 128,
+    ],
+)
+def test_well_formed_request_ids_are_kept(request_id: str) -> None:
+    assert is_valid_request_id(request_id)
+
+
+@pytest.mark.parametrize(
+    "request_id", ["", "a" * 129, "two words", 'a"b', "a\\b", "caf\u00e9", "a\tb", "a;b"]
+)
+def test_other_request_ids_are_replaced(request_id: str) -> None:
+    assert not is_valid_request_id(request_id)

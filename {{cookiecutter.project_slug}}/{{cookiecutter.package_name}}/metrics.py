@@ -1,0 +1,203 @@
+"""Prometheus metrics on `GET /metrics`: HTTP requests, connection pools, cache, routing.
+
+Names follow OpenTelemetry's semantic conventions as Prometheus spells them
+(`http.server.request.duration` becomes `http_server_request_duration_seconds`).
+With several worker processes, set PROMETHEUS_MULTIPROC_DIR to an empty directory before
+the server starts: each worker then writes its values there and whichever worker answers
+`/metrics` reports the sum over all of them.
+"""
+
+import os
+import time
+
+from fastapi import FastAPI, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import event
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import telemetry
+from .settings import Settings
+
+_POOL = "db_client_connection_pool_name"
+# Any other method a client invents is counted as "_OTHER" (OpenTelemetry's rule), so
+# clients cannot add label values at will.
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+REQUEST_DURATION = Histogram(
+    "http_server_request_duration_seconds",
+    "Duration of HTTP requests, by method, route template and status.",
+    ["http_request_method", "http_route", "http_response_status_code"],
+    # OpenTelemetry's advice for http.server.request.duration.
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10),
+)
+# Gauges add up over the live workers: each one reports its own pool.
+CONNECTIONS = Gauge(
+    "db_client_connection_count",
+    "Connections open in the pool, by state: used (checked out) or idle.",
+    [_POOL, "db_client_connection_state"],
+    multiprocess_mode="livesum",
+)
+CONNECTIONS_MAX = Gauge(
+    "db_client_connection_max",
+    "Most connections the pool may open (DB_POOL_SIZE + DB_MAX_OVERFLOW).",
+    [_POOL],
+    multiprocess_mode="livesum",
+)
+PENDING_REQUESTS = Gauge(
+    "db_client_connection_pending_requests",
+    "Checkouts waiting for a connection because the pool is exhausted.",
+    [_POOL],
+    multiprocess_mode="livesum",
+)
+TIMEOUTS = Counter(
+    "db_client_connection_timeouts",
+    "Checkouts that gave up after DB_POOL_TIMEOUT seconds.",
+    [_POOL],
+)
+CACHE_LOOKUPS = Counter("cache_lookups", "Cache reads by result: hit, miss or error.", ["result"])
+READ_FALLBACKS = Counter(
+    "db_read_fallbacks",
+    "Reads meant for a replica or analytics database that went elsewhere, and why.",
+    ["role", "reason"],
+)
+PRIMARY_READS_FORCED = Counter(
+    "db_primary_reads_forced",
+    "Reads sent to the primary because no replica had replayed the client's token.",
+)
+
+
+class _Recorder:
+    """Counts what `telemetry` reports."""
+
+    def cache_lookup(self, result: telemetry.CacheResult) -> None:
+        CACHE_LOOKUPS.labels(result).inc()
+
+    def replica_fallback(self, role: str, reason: str) -> None:
+        READ_FALLBACKS.labels(role, reason).inc()
+
+    def primary_read_forced(self) -> None:
+        PRIMARY_READS_FORCED.inc()
+
+
+class _RequestMetrics:
+    """Times each HTTP request and labels it with its route template, never its path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Stays 500 when the app raises before it starts a response.
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            # The router records the matched route in the scope; unmatched paths get "".
+            route = getattr(scope.get("route"), "path", "")
+            method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
+            REQUEST_DURATION.labels(method, route, str(status)).observe(time.perf_counter() - start)
+
+
+def _registry() -> CollectorRegistry:
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def instrument_app(app: FastAPI) -> None:
+    """Time every request, count what `telemetry` reports, and serve `GET /metrics`."""
+    registry = _registry()
+    app.add_middleware(_RequestMetrics)
+    telemetry.install(_Recorder())
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _meter_pool(role: str, engine: AsyncEngine, limit: int) -> None:
+    pool = engine.sync_engine.pool
+    idle = CONNECTIONS.labels(role, "idle")
+    used = CONNECTIONS.labels(role, "used")
+
+    # The same bookkeeping as OpenTelemetry's SQLAlchemy instrumentation: a connection
+    # closed while checked out (invalidated) is balanced by its later checkin.
+    def on_connect(*_: object) -> None:
+        idle.inc()
+
+    def on_close(*_: object) -> None:
+        idle.dec()
+
+    def on_checkout(*_: object) -> None:
+        idle.dec()
+        used.inc()
+
+    def on_checkin(*_: object) -> None:
+        used.dec()
+        idle.inc()
+
+    event.listen(pool, "connect", on_connect)
+    event.listen(pool, "close", on_close)
+    event.listen(pool, "checkout", on_checkout)
+    event.listen(pool, "checkin", on_checkin)
+    if not isinstance(pool, QueuePool):
+        return
+    CONNECTIONS_MAX.labels(role).set(limit)
+    pending = PENDING_REQUESTS.labels(role)
+    timeouts = TIMEOUTS.labels(role)
+    checkout = pool.connect
+
+    def connect() -> PoolProxiedConnection:
+        # A checkout waits when nothing is idle and no more connections may be opened.
+        if pool.checkedin() > 0 or pool.checkedout() < limit:
+            return checkout()
+        pending.inc()
+        try:
+            return checkout()
+        except PoolTimeoutError:
+            timeouts.inc()
+            raise
+        finally:
+            pending.dec()
+
+    # SQLAlchemy has no event for a checkout that starts waiting: wrap the checkout.
+    pool.connect = connect  # type: ignore[method-assign]
+
+
+def meter_pools(engines: dict[str, AsyncEngine], settings: Settings) -> None:
+    """Report each engine's connections in use, idle and awaited, labelled by role."""
+    limit = settings.db_pool_size + settings.db_max_overflow
+    for role, engine in engines.items():
+        _meter_pool(role, engine, limit)
+
+
+def forget_worker() -> None:
+    """Drop this process's gauges from the sum when it stops (several workers)."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -1,0 +1,104 @@
+"""OpenTelemetry traces over OTLP: a span per request, SQL statement{% if cookiecutter.use_cache %} and Redis command{% endif %}.
+
+Configured only by the standard variables: OTEL_EXPORTER_OTLP_ENDPOINT (unset: no
+tracing at all, nothing is instrumented), OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, ... A tracer provider installed
+beforehand (the tests', or `opentelemetry-instrument`'s) is used as it is.
+"""
+
+import os
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+{% if cookiecutter.use_cache %}
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+{% endif %}
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, ExecutionContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.typing import EventDict, WrappedLogger
+
+from .logs import REQUEST_ID_HEADER
+
+ROLE_ATTRIBUTE = "db.client.role"
+_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def tracing_enabled() -> bool:
+    """Whether spans are recorded: an OTLP endpoint is set, or a provider was installed."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return True
+    if not any(os.environ.get(name) for name in _ENDPOINT_VARIABLES):
+        return False
+    # The exporter and the provider's resource read the other OTEL_* variables.
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return True
+
+
+def instrument_app(app: FastAPI) -> None:
+    """A server span per request, carrying the request id."""
+    if not tracing_enabled():
+        return
+    FastAPIInstrumentor.instrument_app(
+        app,
+        # The id the response echoes, whether the client sent it or it was generated.
+        http_capture_headers_server_response=[REQUEST_ID_HEADER],
+        exclude_spans=["receive", "send"],
+    )
+{% if cookiecutter.use_cache %}
+    # Patches the Redis client classes once for the whole process.
+    redis = RedisInstrumentor()
+    if not redis.is_instrumented_by_opentelemetry:
+        redis.instrument()
+{% endif %}
+
+
+def instrument_engines(engines: dict[str, AsyncEngine]) -> None:
+    """A client span per SQL statement, with the engine's role (primary, replica, ...)."""
+    if not tracing_enabled():
+        return
+    # The instrumentor is one per process and instruments only once: the engines of the
+    # app that started last are the traced ones (a process serves one app; tests, several).
+    instrumentor = SQLAlchemyInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+    # It declares support for SQLAlchemy < 2.1 only, but works with 2.1.
+    instrumentor.instrument(
+        engines=[engine.sync_engine for engine in engines.values()], skip_dep_check=True
+    )
+    for role, engine in engines.items():
+        event.listen(engine.sync_engine, "before_cursor_execute", _role_marker(role))
+
+
+def _role_marker(role: str) -> Callable[..., None]:
+    def mark(
+        _conn: Connection,
+        _cursor: object,
+        _statement: str,
+        _parameters: object,
+        context: ExecutionContext | None,
+        _executemany: bool,
+    ) -> None:
+        # Registered after the instrumentation's own listener, which keeps its span there.
+        span = getattr(context, "_otel_span", None)
+        if span is not None:
+            span.set_attribute(ROLE_ATTRIBUTE, role)
+
+    return mark
+
+
+def add_trace_ids(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """Log processor: the trace and span ids of the current span, when there is one."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = format(context.trace_id, "032x")
+        event_dict["span_id"] = format(context.span_id, "016x")
+    return event_dict
