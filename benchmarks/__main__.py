@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .runner import REFERENCES, SCENARIOS, Config, parse_bakes, run
+from .runner import REFERENCES, SCENARIOS, Config, parse_bakes, parse_variant, run
 
 
 def csv(value: str) -> list[str]:
@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also page through 1,000,000 users (seeded once, kept for later runs)",
     )
+    command.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:NAME=VALUE[,NAME=VALUE...]",
+        help="also serve the first bake with these environment variables, under LABEL "
+        "(e.g. pool20:DB_POOL_SIZE=20,DB_MAX_OVERFLOW=0); repeatable",
+    )
     command.add_argument("--json", type=Path, help="also write the results here")
     command.add_argument("--workdir", type=Path, default=Path(".benchmarks"))
     command.add_argument("--database-server", default="postgresql://postgres@127.0.0.1:5432")
@@ -63,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario or reference: {', '.join(sorted(unknown))}")
     try:
         bakes = parse_bakes(arguments.bakes)
+        variants = [parse_variant(variant) for variant in arguments.variant]
     except ValueError as error:
         parser.error(str(error))
     config = Config(
@@ -74,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         duration=arguments.duration,
         users=arguments.users,
         million=arguments.million,
+        variants=variants,
         json_path=arguments.json,
         workdir=arguments.workdir.resolve(),
         database_server=arguments.database_server.rstrip("/"),

@@ -83,7 +83,6 @@ def markdown(results: dict[str, Any], scenarios: dict[str, str]) -> str:
         )
     lines += ["", "| app | startup to first answer, s | peak RSS, MiB |", "|---|--:|--:|"]
     for name, facts in results["apps"].items():
-        lines.append(
-            f"| {name} | {number(facts['startup_seconds'], 2)} | {number(facts['peak_rss_mib'], 0)} |"
-        )
+        startup, rss = number(facts["startup_seconds"], 2), number(facts["peak_rss_mib"])
+        lines.append(f"| {name} | {startup} | {rss} |")
     return "\n".join(lines)

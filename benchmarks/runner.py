@@ -92,6 +92,7 @@ class Config:
     duration: int
     users: int
     million: bool
+    variants: list[tuple[str, dict[str, str]]]
     json_path: Path | None
     workdir: Path
     database_server: str
@@ -133,6 +134,15 @@ def parse_bakes(names: list[str]) -> list[Bake]:
     return bakes
 
 
+def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
+    """`label:NAME=VALUE,NAME=VALUE` -> (label, environment)."""
+    label, _, assignments = spec.partition(":")
+    env = dict(item.split("=", 1) for item in assignments.split(",") if "=" in item)
+    if not label or not env:
+        raise ValueError(f"variant {spec!r} is not LABEL:NAME=VALUE[,NAME=VALUE...]")
+    return label, env
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -142,7 +152,8 @@ def check(command: list[str], **kwargs: Any) -> str:
     result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
+    output: str = result.stdout
+    return output
 
 
 def slug(name: str) -> str:
@@ -159,20 +170,18 @@ def bake(config: Config, bake: Bake) -> tuple[Path, Path, str]:
     output = home / "project"
     shutil.rmtree(output, ignore_errors=True)
     package = f"bench_{slug(bake.name)}"
-    answers = {
-        "project_name": f"Bench {bake.name}",
-        "project_slug": package.replace("_", "-"),
-        "package_name": package,
-        "use_docker": False,
-        "use_github_actions": False,
-        **bake.switches,
-    }
+    project_slug = package.replace("_", "-")
+    switches = {**bake.switches, "use_docker": False, "use_github_actions": False}
+    answers = [
+        f"project_name=Bench {bake.name}",
+        f"project_slug={project_slug}",
+        f"package_name={package}",
+        *(f"{name}={str(value).lower()}" for name, value in switches.items()),
+    ]
     # The CLI in a subprocess: the hook's "next steps" stay out of the report on stdout.
-    check(
-        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output), str(TEMPLATE_DIR)]
-        + [f"{name}={str(value).lower()}" for name, value in answers.items()]
-    )
-    project = output / answers["project_slug"]
+    cli = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output)]
+    check([*cli, str(TEMPLATE_DIR), *answers])
+    project = output / project_slug
     venv = home / "venv"
     python = venv / "bin" / "python"
     stamp = venv / "bench-stamp"
@@ -209,7 +218,11 @@ def fresh_database(config: Config, python: Path, name: str) -> None:
 
 
 def migrate(project: Path, python: Path, url: str) -> None:
-    check([str(python), "-m", "alembic", "upgrade", "head"], cwd=project, env=clean_env(DATABASE_URL=url))
+    check(
+        [str(python), "-m", "alembic", "upgrade", "head"],
+        cwd=project,
+        env=clean_env(DATABASE_URL=url),
+    )
 
 
 def seed(python: Path, url: str, users: int, posts_per_user: int) -> None:
@@ -316,7 +329,9 @@ def start(app: App, logs: Path) -> None:
                 app.startup_seconds = time.perf_counter() - began
                 return
         time.sleep(0.01)
-    raise RuntimeError(f"{app.name} answered no GET within {STARTUP_TIMEOUT} s:\n{app.log.read_text()}")
+    raise RuntimeError(
+        f"{app.name} answered no GET within {STARTUP_TIMEOUT} s:\n{app.log.read_text()}"
+    )
 
 
 def stop(app: App) -> None:
@@ -453,13 +468,46 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
             env.update(REDIS_URL=config.redis_url, CACHE_KEY_PREFIX=prefix)
             redis_python = python
         scenarios = [s for s in config.scenarios if s != "get_cached" or bake_.has_cache]
-        apps.append(App(bake_.name, python, f"{package}.main:app", project, env, scenarios, config.users, prefix))
+        apps.append(
+            App(
+                bake_.name,
+                python,
+                f"{package}.main:app",
+                project,
+                env,
+                scenarios,
+                config.users,
+                prefix,
+            )
+        )
+        if bake_ is config.bakes[0]:
+            for label, extra in config.variants:
+                apps.append(
+                    App(
+                        f"{bake_.name} {label}",
+                        python,
+                        f"{package}.main:app",
+                        project,
+                        dict(env, **extra),
+                        scenarios,
+                        config.users,
+                        prefix,
+                    )
+                )
         if config.million and bake_ is config.bakes[0]:
             million = million_database(config, project, python)
             env_million = dict(env, DATABASE_URL=database_url(config, million))
             apps.append(
-                App(f"{bake_.name} @1M", python, f"{package}.main:app", project, env_million,
-                    list(MILLION_SCENARIOS), MILLION, prefix)
+                App(
+                    f"{bake_.name} @1M",
+                    python,
+                    f"{package}.main:app",
+                    project,
+                    env_million,
+                    list(MILLION_SCENARIOS),
+                    MILLION,
+                    prefix,
+                )
             )
     if first is None:
         raise RuntimeError("no bake chosen: the references need a baked project's schema")
@@ -473,7 +521,17 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
         for reference in config.references:
             scenarios = [s for s in config.scenarios if s not in REFERENCE_SKIPS]
             env = clean_env(BENCH_DATABASE_URL=url)
-            apps.append(App(reference, python, REFERENCES[reference], TEMPLATE_DIR, env, scenarios, config.users))
+            apps.append(
+                App(
+                    reference,
+                    python,
+                    REFERENCES[reference],
+                    TEMPLATE_DIR,
+                    env,
+                    scenarios,
+                    config.users,
+                )
+            )
     return apps, databases, redis_python
 
 
@@ -519,7 +577,9 @@ def run(config: Config) -> int:
     return 0
 
 
-def cleanup(config: Config, apps: list[App], databases: list[str], redis_python: Path | None) -> None:
+def cleanup(
+    config: Config, apps: list[App], databases: list[str], redis_python: Path | None
+) -> None:
     """Drop the per-run databases and cache keys (the million-user database is kept)."""
     python = apps[0].python if apps else None
     if python is None:
@@ -535,7 +595,11 @@ def cleanup(config: Config, apps: list[App], databases: list[str], redis_python:
 
 def config_summary(config: Config) -> dict[str, Any]:
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=TEMPLATE_DIR, capture_output=True, text=True, check=False
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=TEMPLATE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -546,5 +610,6 @@ def config_summary(config: Config) -> dict[str, Any]:
         "rounds": config.rounds,
         "duration_seconds": config.duration,
         "users": config.users,
+        "variants": dict(config.variants),
         "command": " ".join(["python -m benchmarks", *sys.argv[1:]]),
     }

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, status
-from sqlalchemy import ForeignKey, func, make_url, select
+from sqlalchemy import DateTime, ForeignKey, func, make_url, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -34,8 +34,8 @@ class User(Base):
     hashed_password: Mapped[str]
     is_active: Mapped[bool] = mapped_column(server_default="true")
     is_verified: Mapped[bool] = mapped_column(server_default="false")
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Post(Base):
@@ -46,7 +46,7 @@ class Post(Base):
     title: Mapped[str]
     body: Mapped[str]
     published: Mapped[bool]
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 @asynccontextmanager
@@ -100,16 +100,15 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> list[User]:
     statement = select(User).order_by(User.id).limit(limit)
-    if after is not None:
-        statement = statement.where(User.id > after)
-    else:
-        statement = statement.offset(skip)
+    statement = statement.where(User.id > after) if after is not None else statement.offset(skip)
     return list((await session.scalars(statement)).all())
 
 
 @app.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 async def create_user(data: UserIn, session: SessionDep) -> User:
-    user = User(**data.model_dump(exclude={"password"}), hashed_password=await hash_password(data.password))
+    user = User(
+        **data.model_dump(exclude={"password"}), hashed_password=await hash_password(data.password)
+    )
     session.add(user)
     await session.commit()
     return user

@@ -41,7 +41,7 @@ async def stats(request: Request) -> Any:
     return dict(
         await pool(request).fetchrow(
             "SELECT count(*) AS total_users, count(*) FILTER (WHERE is_active) AS active_users,"
-        " count(*) FILTER (WHERE created_at > now() - interval '30 days') AS new_users_30d"
+            " count(*) FILTER (WHERE created_at > now() - interval '30 days') AS new_users_30d"
             " FROM users"
         )
     )
