@@ -1,4 +1,4 @@
-"""Command line of the benchmark; see benchmarks/README.md.
+"""Command line of the benchmark (benchmarks/README.md says what it measures and how).
 
     .venv/bin/python -m benchmarks run --bakes defaults,all --concurrency 8,64,256 \
         --rounds 3 --duration 10 [--million] [--json results.json]

@@ -455,7 +455,8 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
         log(f"baking {bake_.name}")
         project, python, package = bake(config, bake_)
         first = first or (project, python)
-        name = f"bench_{slug(bake_.name)}"
+        # Unique per run: two runs (or a run and the smoke test) never share a database.
+        name = f"bench_{slug(bake_.name)}_{token}"
         url = database_url(config, name)
         fresh_database(config, python, name)
         databases.append(name)
@@ -513,9 +514,10 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
         raise RuntimeError("no bake chosen: the references need a baked project's schema")
     project, python = first
     if config.references:
-        url = database_url(config, "bench_reference")
-        fresh_database(config, python, "bench_reference")
-        databases.append("bench_reference")
+        name = f"bench_reference_{token}"
+        url = database_url(config, name)
+        fresh_database(config, python, name)
+        databases.append(name)
         migrate(project, python, url)
         seed(python, url, config.users, posts_per_user=3)
         for reference in config.references:
