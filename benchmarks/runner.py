@@ -420,7 +420,11 @@ def load(app: App, scenario: str, concurrency: int, config: Config) -> dict[str,
         "socket_errors": raw["socket_errors"],
         "cpu_ms_per_request": cpu * 1000 / requests,
         "peak_rss_mib": peak_rss_mib(pid),
-        "cache_hit_ratio": raw["cache_hits"] / requests if app.cache_prefix else None,
+        "cache_hit_ratio": (
+            raw["cache_hits"] / requests
+            if app.cache_prefix and scenario.startswith("get")
+            else None
+        ),
     }
 
 
@@ -497,7 +501,10 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
                 )
         if config.million and bake_ is config.bakes[0]:
             million = million_database(config, project, python)
+            million_prefix = prefix and f"{prefix}1m:"
             env_million = dict(env, DATABASE_URL=database_url(config, million))
+            if million_prefix:
+                env_million["CACHE_KEY_PREFIX"] = million_prefix
             apps.append(
                 App(
                     f"{bake_.name} @1M",
@@ -505,9 +512,9 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
                     f"{package}.main:app",
                     project,
                     env_million,
-                    list(MILLION_SCENARIOS),
+                    [s for s in MILLION_SCENARIOS if s in config.scenarios],
                     MILLION,
-                    prefix,
+                    million_prefix,
                 )
             )
     if first is None:
