@@ -54,14 +54,19 @@ class Settings(BaseSettings):
     replica_check_interval_seconds: float = Field(default=0.5, gt=0)
 {% endif %}
 
-    db_pool_size: int = Field(default=5, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # Pool defaults: a fixed set of connections, no check per checkout (README, "Connection
+    # pool", has the measurements behind each).
+    db_pool_size: int = Field(default=10, ge=1)
+    # Extra connections under load; each is opened for one request and closed after it.
+    db_max_overflow: int = Field(default=0, ge=0)
     # Seconds to wait for a free connection before giving up.
     db_pool_timeout: float = Field(default=30.0, gt=0)
     # Seconds after which a pooled connection is replaced; -1 keeps them forever.
     db_pool_recycle: int = Field(default=1800, ge=-1)
     # Test each connection with a round trip before handing it out.
-    db_pool_pre_ping: bool = True
+    db_pool_pre_ping: bool = False
+    # Hand out the most recently used connection first (lets surplus ones sit idle).
+    db_pool_use_lifo: bool = False
     # Seconds to wait for a new connection to the server.
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_echo: bool = False

@@ -35,6 +35,7 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "pool_timeout": settings.db_pool_timeout,
         "pool_recycle": settings.db_pool_recycle,
         "pool_pre_ping": settings.db_pool_pre_ping,
+        "pool_use_lifo": settings.db_pool_use_lifo,
         "echo": settings.db_echo,
         "echo_pool": settings.db_echo_pool,
     }

@@ -17,6 +17,8 @@ def text(*, min_length: int = 0, max_length: int) -> StringConstraints:
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 Skip = Annotated[int, Query(ge=0, le=MAX_ID)]
+# Keyset pagination: the id of the last row of the previous page (0 for the first page).
+After = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 

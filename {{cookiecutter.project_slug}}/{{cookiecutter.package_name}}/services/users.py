@@ -92,7 +92,11 @@ class UserService:
             raise NotFoundError(f"user {user_id} not found")
         return user
 
-    async def list_users(self, *, skip: int, limit: int) -> Sequence[User]:
+    async def list_users(
+        self, *, skip: int, limit: int, after: int | None = None
+    ) -> Sequence[User]:
+        if after is not None:
+            return await self.users.get_page_after(after, limit=limit)
         return await self.users.get_many(skip=skip, limit=limit)
 
     async def search_users(self, term: str, *, skip: int, limit: int) -> Sequence[User]:

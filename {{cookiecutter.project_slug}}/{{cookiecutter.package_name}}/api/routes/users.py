@@ -1,12 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, {% if cookiecutter.use_cache %}Response, {% endif %}status
+from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 
 {% if cookiecutter.use_cache %}
 from ...db.consistency import read_position
 {% endif %}
 from ...models import Post, User
-from ...schemas.common import NO_NUL, IdPath, Limit, Skip
+from ...schemas.common import NO_NUL, After, IdPath, Limit, Skip
 from ...schemas.post import PostCreate, PostRead
 from ...schemas.user import (
     UserCreate,
@@ -63,9 +64,26 @@ async def create_user_with_profile(data: UserWithProfileCreate, users: UserServi
 
 
 @router.get("", response_model=list[UserRead])
-async def list_users(users: UserReaderDep, skip: Skip = 0, limit: Limit = 100) -> list[User]:
-    """Users ordered by id."""
-    return list(await users.list_users(skip=skip, limit=limit))
+async def list_users(
+    request: Request,
+    response: Response,
+    users: UserReaderDep,
+    skip: Skip = 0,
+    after: After = None,
+    limit: Limit = 100,
+) -> list[User]:
+    """Users ordered by id, by offset (`skip`) or by key (`after=<last id seen>`, which costs
+    the same on any page). A full page links to the next one: `Link: <...>; rel="next"`."""
+    if after is not None and skip:
+        error = {"type": "value_error", "loc": ("query", "skip"), "msg": "not allowed with after"}
+        raise RequestValidationError([error])
+    page = list(await users.list_users(skip=skip, limit=limit, after=after))
+    if len(page) == limit:
+        next_url = request.url.remove_query_params("skip").include_query_params(
+            after=page[-1].id, limit=limit
+        )
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return page
 
 
 @router.get("/search", response_model=list[UserRead])

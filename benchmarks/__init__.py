@@ -1,0 +1,1 @@
+"""Load benchmark of generated projects against reference apps: `python -m benchmarks run`."""

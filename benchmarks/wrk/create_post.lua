@@ -1,0 +1,9 @@
+-- POST a post for a random user; each body is unique.
+local headers = {["Content-Type"] = "application/json"}
+local n = 0
+
+request = function()
+  n = n + 1
+  local body = string.format('{"title": "post %s %d", "body": "body of post %s %d"}', RUN, n, RUN, n)
+  return wrk.format("POST", "/users/" .. math.random(USERS) .. "/posts", headers, body)
+end
