@@ -22,6 +22,7 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from .. import telemetry
 from ..db.consistency import ANY_TABLE, Changes
 from ..models import User
 from ..schemas.user import UserRead
@@ -122,6 +123,16 @@ class UserCache:
 
     async def get(self, user_id: int, *, at_least: int | None = None) -> UserRead | None:
         """The cached user, unless missing, stale or older than position `at_least`."""
+        user = await self._lookup(user_id, at_least)
+        if user is not None:
+            telemetry.cache_lookup("hit")
+        elif self.available:
+            telemetry.cache_lookup("miss")
+        else:
+            telemetry.cache_lookup("error")
+        return user
+
+    async def _lookup(self, user_id: int, at_least: int | None) -> UserRead | None:
         key = self.key(user_id)
         if not self.available or self._blocked(key):
             return None

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from .. import telemetry
 from ..settings import Settings
 from .engine import connect_args, create_engine
 from .errors import is_connection_error
@@ -174,14 +175,19 @@ class ReadRouter:
             if requirement.wrote:
                 return PRIMARY
             required = requirement.required_position
+        behind_token = False
         for monitor in self.monitors:
             status = monitor.status
-            if (
-                status.reachable
-                and status.lag_seconds <= self.max_lag_seconds
-                and (required is None or status.has_replayed(required))
-            ):
+            if not status.reachable:
+                telemetry.replica_fallback(monitor.role, "unreachable")
+            elif status.lag_seconds > self.max_lag_seconds:
+                telemetry.replica_fallback(monitor.role, "lagging")
+            elif required is not None and not status.has_replayed(required):
+                behind_token = True
+            else:
                 return monitor.role
+        if behind_token:
+            telemetry.primary_read_forced()
         return PRIMARY
 
     def lost(self, role: str) -> None:
@@ -214,6 +220,7 @@ class ReadSession(AsyncSession):
             if role in (None, PRIMARY) or not is_connection_error(error):
                 raise
             self.info[ROUTER].lost(role)
+            telemetry.replica_fallback(role, "lost")
             await self.rollback()
             self.info[ROUTE] = PRIMARY
             return await call(*args, **kwargs)
