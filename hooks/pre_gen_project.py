@@ -186,8 +186,9 @@ def replay_file(context: Context, args: Sequence[str], cwd: Path) -> Path:
         config_file=None if config_file is None else str(cwd / config_file),
         default_config="--default-config" in args,
     )
+    replay_dir: str = config["replay_dir"]
     template_name = Path(context["_repo_dir"]).resolve().name
-    return cwd / config["replay_dir"] / f"{template_name}.json"
+    return cwd / replay_dir / f"{template_name}.json"
 
 
 def parent_command() -> tuple[list[str], Path] | None:
