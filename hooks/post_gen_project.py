@@ -139,9 +139,14 @@ def next_steps(context: Mapping[str, Any], root: Path, python: str | None) -> st
 
 def is_cruft_rerun(context: Mapping[str, Any], root: Path) -> bool:
     """True when cruft regenerates the project in a scratch directory to diff against it."""
-    # cruft adds `_commit` to the context; update, diff and check render into a tempdir.
-    scratch = Path(tempfile.gettempdir()).resolve()
-    return "_commit" in context and root.resolve().is_relative_to(scratch)
+    # cruft adds `_commit`; update, diff and check render into a fresh TemporaryDirectory
+    # (<tempdir>/tmpXXXXXXXX/<slug>), cruft create where the user asked.
+    scratch = root.resolve().parent
+    return (
+        "_commit" in context
+        and scratch.parent == Path(tempfile.gettempdir()).resolve()
+        and scratch.name.startswith("tmp")
+    )
 
 
 def main() -> int:

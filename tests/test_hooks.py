@@ -1,6 +1,7 @@
 """Unit tests of the hooks, imported as plain modules (no cookiecutter run)."""
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -324,10 +325,12 @@ def test_cruft_rerun_in_a_scratch_directory_is_recognised(
 ) -> None:
     # cruft update, diff and check regenerate the project in tempfile.TemporaryDirectory().
     cruft_context = {**default_context, "_commit": "0" * 40}
-    assert is_cruft_rerun(cruft_context, tmp_path)
-    # cruft create writes where the user asked; cookiecutter's context has no _commit.
+    with tempfile.TemporaryDirectory() as scratch:
+        assert is_cruft_rerun(cruft_context, Path(scratch) / "my-service")
+        assert not is_cruft_rerun(default_context, Path(scratch) / "my-service")
+    # cruft create writes where the user asked, in a temporary directory or not.
+    assert not is_cruft_rerun(cruft_context, tmp_path / "my-service")
     assert not is_cruft_rerun(cruft_context, Path.home() / "projects" / "my-service")
-    assert not is_cruft_rerun(default_context, tmp_path)
 
 
 def test_a_path_shared_by_two_switches_stays_while_either_is_on(
