@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,14 +119,31 @@ def test_integration_contexts_cover_every_pair_of_features() -> None:
 
 
 @pytest.fixture(scope="session")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """One virtualenv per worker; each baked project installs itself into it in turn."""
+def venv(
+    tmp_path_factory: pytest.TempPathFactory, cookies_session: Any
+) -> tuple[Path, dict[str, str]]:
+    """One virtualenv per worker; each baked project installs itself into it in turn.
+
+    It starts with every feature's dependencies and the build backend, so each install
+    only builds the project (no isolated build environment, nothing left to download).
+    """
     venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    return venv / "bin" / "python", env
+    all_features = cookies_session.bake(extra_context=dict.fromkeys(FEATURE_SWITCHES, True))
+    assert all_features.exit_code == 0, all_features.exception
+    pyproject = tomllib.loads((all_features.project_path / "pyproject.toml").read_text("utf-8"))
+    requirements = [
+        *pyproject["build-system"]["requires"],
+        *pyproject["project"]["dependencies"],
+        *pyproject["project"]["optional-dependencies"]["dev"],
+    ]
+    python = venv / "bin" / "python"
+    install = Project(venv, python, env).run("pip", "install", *requirements)
+    assert install.returncode == 0, output(install)
+    return python, env
 
 
 @pytest.fixture(
@@ -147,7 +165,9 @@ def project(
     path: Path = result.project_path
     python, base_env = venv
     env = dict(base_env)
-    install = Project(path, python, env).run("pip", "install", "-e", ".[dev]")
+    install = Project(path, python, env).run(
+        "pip", "install", "--no-build-isolation", "-e", ".[dev]"
+    )
     assert install.returncode == 0, output(install)
 
     database = f"template_it_{uuid4().hex[:12]}"
