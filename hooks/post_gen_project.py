@@ -1,7 +1,8 @@
 """Remove the files of every feature switched off, then print the next steps.
 
-cruft runs this again on every update, so it must be idempotent and touch nothing
-outside the project directory (its working directory).
+cruft runs this again on every update (and diff and check), in a temporary directory,
+so it must be idempotent, touch nothing outside the project directory (its working
+directory) and stay quiet there.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -94,15 +97,48 @@ def remove_disabled(context: Mapping[str, Any], root: Path) -> list[Path]:
     return removed
 
 
-def next_steps(context: Mapping[str, Any], root: Path) -> str:
+def interpreter_version(executable: str) -> tuple[int, int] | None:
+    """The (major, minor) version of a Python interpreter, or None if it does not run."""
+    try:
+        result = subprocess.run(
+            [executable, "-c", "import sys; print(*sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+        major, minor = result.stdout.split()
+        return int(major), int(minor)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def find_python(minimum: str) -> str | None:
+    """The name of a Python on PATH of at least `minimum` ("3.12"): python3 if it fits."""
+    wanted = tuple(int(part) for part in minimum.split("."))
+    newer = [f"python3.{minor}" for minor in range(wanted[1], wanted[1] + 10)]
+    for name in ["python3", *newer]:
+        executable = shutil.which(name)
+        version = None if executable is None else interpreter_version(executable)
+        if version is not None and version >= wanted:
+            return name
+    return None
+
+
+def next_steps(context: Mapping[str, Any], root: Path, python: str | None) -> str:
     """The commands that take the new project from nothing to a running service."""
+    version = context["python_version"]
     if context["use_docker"]:
         database = "docker compose up -d"
     else:
-        database = "# start PostgreSQL and point DATABASE_URL in .env at it (see README.md)"
+        # The database .env.example names; README.md says how to run without Docker.
+        database = f"createdb -h localhost -U postgres {context['package_name']}"
+    venv = f"{python or 'python3'} -m venv .venv"
+    if python is None:
+        venv += f"   # needs Python {version} or newer: none found on PATH"
     commands = [
         f"cd {shlex.quote(str(root))}",
-        f"python{context['python_version']} -m venv .venv",
+        venv,
         ". .venv/bin/activate",
         "pip install -e '.[dev]'",
         "cp .env.example .env",
@@ -116,12 +152,25 @@ def next_steps(context: Mapping[str, Any], root: Path) -> str:
     return "\n".join(lines)
 
 
+def is_cruft_rerun(context: Mapping[str, Any], root: Path) -> bool:
+    """True when cruft regenerates the project in a scratch directory to diff against it."""
+    # cruft adds `_commit`; update, diff and check render into a fresh TemporaryDirectory
+    # (<tempdir>/tmpXXXXXXXX/<slug>), cruft create where the user asked.
+    scratch = root.resolve().parent
+    return (
+        "_commit" in context
+        and scratch.parent == Path(tempfile.gettempdir()).resolve()
+        and scratch.name.startswith("tmp")
+    )
+
+
 def main() -> int:
     # cookiecutter renders this file before running it; a raw string keeps the JSON intact.
     context = json.loads(r"""{{ cookiecutter | tojson }}""")
     root = Path.cwd()
     remove_disabled(context, root)
-    print(next_steps(context, root))
+    if not is_cruft_rerun(context, root):
+        print(next_steps(context, root, find_python(context["python_version"])))
     return 0
 
 

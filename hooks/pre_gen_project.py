@@ -1,7 +1,8 @@
 """Validate the answers before cookiecutter writes any file of the project.
 
-On the first bad answer this prints one line naming the variable and its value to
-stderr and exits 1; cookiecutter then removes the project directory it created.
+Every bad answer gets one line on stderr naming the variable and its value, then the
+hook exits 1; cookiecutter removes the project directory it created. The replay file
+cookiecutter saved for these answers is deleted, so `--replay` never repeats them.
 `validate()` is a pure function so the tests can call it directly.
 """
 
@@ -9,10 +10,17 @@ from __future__ import annotations
 
 import json
 import keyword
+import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any
+
+# The hooks run on cookiecutter's own interpreter, so its config reader is at hand.
+from cookiecutter.config import get_user_config
+from cookiecutter.exceptions import CookiecutterException
 
 Context = Mapping[str, Any]
 
@@ -141,16 +149,15 @@ def check_python_version(context: Context) -> str | None:
     return None
 
 
-def check_switches(context: Context) -> str | None:
-    for name in SWITCHES:
-        value = context[name]
-        if not isinstance(value, bool):
-            return f"{name}={value!r} must be true or false"
+def check_switch(name: str, context: Context) -> str | None:
+    value = context[name]
+    if not isinstance(value, bool):
+        return f"{name}={value!r} must be true or false"
     return None
 
 
-# In prompt order, so the error names the earliest bad answer. A rule that spans
-# several answers (one switch requiring another) is one more function at the end.
+# In prompt order, so the errors read top to bottom like the questions. A rule that
+# spans several answers (one switch requiring another) is one more function at the end.
 CHECKS: tuple[Callable[[Context], str | None], ...] = (
     check_project_name,
     check_project_slug,
@@ -159,25 +166,72 @@ CHECKS: tuple[Callable[[Context], str | None], ...] = (
     check_author_name,
     check_author_email,
     check_python_version,
-    check_switches,
+    *[partial(check_switch, name) for name in SWITCHES],
 )
 
 
-def validate(context: Context) -> str | None:
-    """Return the error for the first bad answer, or None when all are good."""
-    for check in CHECKS:
-        error = check(context)
-        if error is not None:
-            return error
+def validate(context: Context) -> list[str]:
+    """Return one error per bad answer, in prompt order; empty when all are good."""
+    return [error for check in CHECKS if (error := check(context)) is not None]
+
+
+def option_value(args: Sequence[str], option: str) -> str | None:
+    """The value of `--option VALUE` or `--option=VALUE` in a command line."""
+    for index, arg in enumerate(args):
+        if arg == option and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(f"{option}="):
+            return arg.removeprefix(f"{option}=")
     return None
+
+
+def replay_file(context: Context, args: Sequence[str], cwd: Path) -> Path:
+    """Where the cookiecutter command `args`, run in `cwd`, saved its replay of `context`."""
+    config_file = option_value(args, "--config-file")
+    config = get_user_config(
+        config_file=None if config_file is None else str(cwd / config_file),
+        default_config="--default-config" in args,
+    )
+    replay_dir: str = config["replay_dir"]
+    template_name = Path(context["_repo_dir"]).resolve().name
+    return cwd / replay_dir / f"{template_name}.json"
+
+
+def parent_command() -> tuple[list[str], Path] | None:
+    """The arguments of the process that started this hook, and where it was started."""
+    parent = Path("/proc") / str(os.getppid())
+    try:
+        args = (parent / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        # cookiecutter has changed into the template by now; PWD is where the user was.
+        cwd = Path(os.environ.get("PWD") or (parent / "cwd").resolve(strict=True))
+    except OSError:
+        return None
+    return args, cwd
+
+
+def forget_replay(context: Context) -> None:
+    """Delete the replay file if it holds exactly these (rejected) answers."""
+    command = parent_command()
+    if command is None:
+        return
+    try:
+        path = replay_file(context, *command)
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    # No config or replay file where we looked: nothing of ours to delete.
+    except (CookiecutterException, OSError, ValueError):
+        return
+    if isinstance(saved, dict) and saved.get("cookiecutter") == dict(context):
+        path.unlink()
 
 
 def main() -> int:
     # cookiecutter renders this file before running it; a raw string keeps the JSON intact.
     context = json.loads(r"""{{ cookiecutter | tojson }}""")
-    error = validate(context)
-    if error is not None:
+    errors = validate(context)
+    for error in errors:
         print(f"ERROR: {error}", file=sys.stderr)
+    if errors:
+        forget_replay(context)
         return 1
     return 0
 

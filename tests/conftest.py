@@ -1,5 +1,6 @@
 """Fixtures shared by the template's tests."""
 
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -20,3 +21,26 @@ def default_context() -> dict[str, Any]:
     """The answers `cookiecutter --no-input` gives, derived values (slug, package) rendered."""
     context = generate_context(context_file=str(TEMPLATE_DIR / "cookiecutter.json"))
     return dict(prompt_for_config(context, no_input=True))
+
+
+# Per check (a test function over all its parameters): how many ran and the time they took
+# (setup, call and teardown summed over the workers), printed after the run.
+CHECK_RUNS: Counter[str] = Counter()
+CHECK_SECONDS: defaultdict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    check = report.nodeid.split("[")[0]
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        CHECK_RUNS[check] += 1
+    CHECK_SECONDS[check] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not CHECK_RUNS:
+        return
+    terminalreporter.section("combinations and time per check")
+    for check in sorted(CHECK_RUNS):
+        terminalreporter.write_line(
+            f"{CHECK_RUNS[check]:5d} x {CHECK_SECONDS[check]:8.1f} s  {check}"
+        )

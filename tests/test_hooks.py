@@ -1,17 +1,26 @@
 """Unit tests of the hooks, imported as plain modules (no cookiecutter run)."""
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hooks import post_gen_project
-from hooks.post_gen_project import FEATURE_PATHS, next_steps, remove_disabled
+from hooks import post_gen_project, pre_gen_project
+from hooks.post_gen_project import (
+    FEATURE_PATHS,
+    find_python,
+    is_cruft_rerun,
+    next_steps,
+    remove_disabled,
+)
 from hooks.pre_gen_project import (
     PYTHON_VERSIONS,
     SWITCHES,
     TAKEN_IMPORT_NAMES,
+    forget_replay,
+    option_value,
     validate,
 )
 
@@ -70,15 +79,14 @@ def test_bad_answer_is_named_in_one_line(
     default_context: dict[str, Any], answer: tuple[str, Any, str]
 ) -> None:
     name, value, reason = answer
-    error = validate({**default_context, name: value})
-    assert error is not None
+    (error,) = validate({**default_context, name: value})
     assert error.startswith(f"{name}={value!r} ")
     assert reason in error
     assert "\n" not in error
 
 
 def test_default_answers_are_valid(default_context: dict[str, Any]) -> None:
-    assert validate(default_context) is None
+    assert validate(default_context) == []
 
 
 GOOD_ANSWERS: list[tuple[str, Any]] = [
@@ -97,14 +105,74 @@ GOOD_ANSWERS: list[tuple[str, Any]] = [
 
 @pytest.mark.parametrize(("name", "value"), GOOD_ANSWERS)
 def test_good_answer_passes(default_context: dict[str, Any], name: str, value: Any) -> None:
-    assert validate({**default_context, name: value}) is None
+    assert validate({**default_context, name: value}) == []
 
 
-def test_first_bad_answer_in_prompt_order_is_reported(default_context: dict[str, Any]) -> None:
-    context = {**default_context, "author_email": "nobody", "project_slug": "My Service"}
-    error = validate(context)
-    assert error is not None
-    assert error.startswith("project_slug=")
+def test_every_bad_answer_is_reported_in_prompt_order(default_context: dict[str, Any]) -> None:
+    context = {
+        **default_context,
+        "use_cache": "yes",
+        "author_email": "nobody",
+        "project_slug": "My Service",
+        "package_name": "class",
+    }
+    errors = validate(context)
+    assert [error.split("=")[0] for error in errors] == [
+        "project_slug",
+        "package_name",
+        "author_email",
+        "use_cache",
+    ]
+
+
+def test_python_versions_are_the_choices_of_cookiecutter_json(template_dir: Path) -> None:
+    variables = json.loads((template_dir / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert variables["python_version"] == list(PYTHON_VERSIONS)
+
+
+@pytest.mark.parametrize(
+    ("args", "value"),
+    [
+        (["cookiecutter", "--config-file", "c.yaml", "t"], "c.yaml"),
+        (["cookiecutter", "--config-file=c.yaml", "t"], "c.yaml"),
+        (["cookiecutter", "t"], None),
+        (["cookiecutter", "t", "--config-file"], None),
+    ],
+)
+def test_option_value(args: list[str], value: str | None) -> None:
+    assert option_value(args, "--config-file") == value
+
+
+@pytest.fixture
+def replay_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, default_context: dict[str, Any]
+) -> tuple[dict[str, Any], Path]:
+    """Answers as cookiecutter hands them to the hook, its replay file and command line."""
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"replay_dir": str(tmp_path / "replay")}), encoding="utf-8")
+    context = {**default_context, "_repo_dir": str(tmp_path / "template")}
+    replay = tmp_path / "replay" / "template.json"
+    replay.parent.mkdir()
+    replay.write_text(json.dumps({"cookiecutter": context, "_cookiecutter": {}}))
+    command = (["cookiecutter", "--config-file", "config.yaml", "template"], tmp_path)
+    monkeypatch.setattr(pre_gen_project, "parent_command", lambda: command)
+    return context, replay
+
+
+def test_forget_replay_deletes_the_replay_of_these_answers(
+    replay_run: tuple[dict[str, Any], Path],
+) -> None:
+    context, replay = replay_run
+    forget_replay(context)
+    assert not replay.exists()
+
+
+def test_forget_replay_keeps_the_replay_of_other_answers(
+    replay_run: tuple[dict[str, Any], Path],
+) -> None:
+    context, replay = replay_run
+    forget_replay({**context, "project_name": "Other"})
+    assert replay.exists()
 
 
 def test_switches_are_the_boolean_variables_of_cookiecutter_json(template_dir: Path) -> None:
@@ -191,14 +259,78 @@ def test_remove_disabled_on_the_real_map_tolerates_missing_paths(tmp_path: Path)
 @pytest.mark.parametrize("use_docker", [True, False])
 def test_next_steps(default_context: dict[str, Any], tmp_path: Path, use_docker: bool) -> None:
     context = {**default_context, "use_docker": use_docker, "python_version": "3.13"}
-    text = next_steps(context, tmp_path / "my service")
+    text = next_steps(context, tmp_path / "my service", "python3.13")
 
     assert f"cd '{tmp_path / 'my service'}'" in text
     assert "python3.13 -m venv .venv" in text
     assert "pip install -e '.[dev]'" in text
     assert ("docker compose up -d" in text) is use_docker
+    # Without compose nothing creates the database .env.example names.
+    assert ("createdb -h localhost -U postgres my_service" in text) is not use_docker
     assert "alembic upgrade head" in text
     assert f"uvicorn {default_context['package_name']}.main:app --reload" in text
+
+
+def test_next_steps_without_a_suitable_python(
+    default_context: dict[str, Any], tmp_path: Path
+) -> None:
+    context = {**default_context, "python_version": "3.14"}
+    text = next_steps(context, tmp_path, None)
+    assert "python3 -m venv .venv   # needs Python 3.14 or newer: none found on PATH" in text
+
+
+def fake_python(directory: Path, name: str, version: str) -> None:
+    script = directory / name
+    script.write_text(f"#!/bin/sh\necho {version.replace('.', ' ')}\n", encoding="utf-8")
+    script.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("on_path", "minimum", "found"),
+    [
+        ({"python3": "3.13"}, "3.11", "python3"),
+        ({"python3": "3.13"}, "3.13", "python3"),
+        ({"python3": "3.11", "python3.12": "3.12"}, "3.12", "python3.12"),
+        ({"python3": "3.11", "python3.14": "3.14"}, "3.12", "python3.14"),
+        ({"python3": "3.11", "python3.11": "3.11"}, "3.12", None),
+        ({}, "3.11", None),
+    ],
+)
+def test_find_python(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    on_path: dict[str, str],
+    minimum: str,
+    found: str | None,
+) -> None:
+    for name, version in on_path.items():
+        fake_python(tmp_path, name, version)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_python(minimum) == found
+
+
+def test_find_python_skips_an_interpreter_that_does_not_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "python3"
+    broken.write_text("#!/bin/sh\nexit 1\n", encoding="utf-8")
+    broken.chmod(0o755)
+    fake_python(tmp_path, "python3.12", "3.12")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_python("3.11") == "python3.12"
+
+
+def test_cruft_rerun_in_a_scratch_directory_is_recognised(
+    default_context: dict[str, Any], tmp_path: Path
+) -> None:
+    # cruft update, diff and check regenerate the project in tempfile.TemporaryDirectory().
+    cruft_context = {**default_context, "_commit": "0" * 40}
+    with tempfile.TemporaryDirectory() as scratch:
+        assert is_cruft_rerun(cruft_context, Path(scratch) / "my-service")
+        assert not is_cruft_rerun(default_context, Path(scratch) / "my-service")
+    # cruft create writes where the user asked, in a temporary directory or not.
+    assert not is_cruft_rerun(cruft_context, tmp_path / "my-service")
+    assert not is_cruft_rerun(cruft_context, Path.home() / "projects" / "my-service")
 
 
 def test_a_path_shared_by_two_switches_stays_while_either_is_on(
