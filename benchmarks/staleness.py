@@ -52,8 +52,12 @@ async def replay_seconds(standby: Any, token: str, started: float, give_up: floa
 async def cycle(client: AsyncClient, standby: Any, give_up: float) -> tuple[float, float]:
     created = await client.post(
         "/users",
-        json={"username": f"s{uuid4().hex[:12]}", "email": f"s{uuid4().hex[:12]}@example.com",
-              "password": "staleness check", "full_name": "Before"},
+        json={
+            "username": f"s{uuid4().hex[:12]}",
+            "email": f"s{uuid4().hex[:12]}@example.com",
+            "password": "staleness check",
+            "full_name": "Before",
+        },
     )
     path = f"/users/{created.json()['id']}"
     if TOKEN_HEADER in created.headers:
@@ -66,7 +70,9 @@ async def cycle(client: AsyncClient, standby: Any, give_up: float) -> tuple[floa
     patched = await client.patch(path, json={"full_name": "After"})
     written = time.monotonic()
     lag_task = (
-        asyncio.create_task(replay_seconds(standby, patched.headers[TOKEN_HEADER], written, give_up))
+        asyncio.create_task(
+            replay_seconds(standby, patched.headers[TOKEN_HEADER], written, give_up)
+        )
         if TOKEN_HEADER in patched.headers
         else None
     )
@@ -91,8 +97,11 @@ async def cycle(client: AsyncClient, standby: Any, give_up: float) -> tuple[floa
 async def token_cost(client: AsyncClient, rounds: int) -> tuple[float, float]:
     created = await client.post(
         "/users",
-        json={"username": f"t{uuid4().hex[:12]}", "email": f"t{uuid4().hex[:12]}@example.com",
-              "password": "staleness check"},
+        json={
+            "username": f"t{uuid4().hex[:12]}",
+            "email": f"t{uuid4().hex[:12]}@example.com",
+            "password": "staleness check",
+        },
     )
     # The oldest possible token: every standby has replayed it, so it costs only the check.
     headers = {TOKEN_HEADER: "0/1"}
@@ -142,12 +151,18 @@ async def main() -> None:
     stale = [result[0] for result in results]
     lags = [result[1] for result in results]
     print(f"cycles: {args.cycles}")
-    print(f"old value served after the update, longest: {max(stale):.2f} s"
-          f" (median {statistics.median(stale):.2f} s)")
-    print(f"standby replay of the update (the lag), longest: {max(lags):.2f} s"
-          f" (median {statistics.median(lags):.2f} s)")
-    print(f"GET details without a token: {plain * 1000:.2f} ms, with a replayed token:"
-          f" {tokened * 1000:.2f} ms (ratio {tokened / plain:.2f})")
+    print(
+        f"old value served after the update, longest: {max(stale):.2f} s"
+        f" (median {statistics.median(stale):.2f} s)"
+    )
+    print(
+        f"standby replay of the update (the lag), longest: {max(lags):.2f} s"
+        f" (median {statistics.median(lags):.2f} s)"
+    )
+    print(
+        f"GET details without a token: {plain * 1000:.2f} ms, with a replayed token:"
+        f" {tokened * 1000:.2f} ms (ratio {tokened / plain:.2f})"
+    )
 
 
 if __name__ == "__main__":
