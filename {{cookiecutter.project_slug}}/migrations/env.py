@@ -8,11 +8,10 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection, pool
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from {{ cookiecutter.package_name }}.db.engine import connect_args
+from {{ cookiecutter.package_name }}.db.engine import create_engine
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, get_settings
 
@@ -52,7 +51,7 @@ def do_run_migrations(connection: Connection) -> None:
 async def run_async_migrations() -> None:
     active = settings()
     url = active.primary_url
-    engine = create_async_engine(url, poolclass=pool.NullPool, connect_args=connect_args(active))
+    engine = create_engine(url, active, role="migrations", pooled=False)
     try:
         try:
             connection = await engine.connect()

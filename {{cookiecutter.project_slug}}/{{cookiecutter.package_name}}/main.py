@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.database = database
         app.state.password_hasher = PasswordHasher.from_settings(active)
+        app.state.probe_engines = health.create_probe_engines(database, active)
 {% if cookiecutter.use_pool_monitoring %}
         app.state.pool_monitors = monitor_pools(database.engines)
 {% endif %}
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
 {% endif %}
             await database.dispose()
+            for probe_engine in app.state.probe_engines.values():
+                await probe_engine.dispose()
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
     install_error_handlers(app)

@@ -6,6 +6,8 @@ from httpx import AsyncClient
 # (method, path) -> the statuses the contract promises; 503 wherever the database is used.
 CONTRACT: dict[tuple[str, str], set[str]] = {
     ("get", "/health"): {"200", "503"},
+    ("get", "/health/live"): {"200"},
+    ("get", "/health/ready"): {"200", "503"},
     ("post", "/users"): {"201", "409", "422", "503"},
     ("post", "/users/bulk"): {"201", "409", "422", "503"},
     ("post", "/users/with-profile"): {"201", "409", "422", "503"},

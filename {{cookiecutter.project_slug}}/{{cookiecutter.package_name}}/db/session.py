@@ -40,20 +40,20 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        engines = {"primary": create_engine(settings.primary_url, settings)}
+        engines = {"primary": create_engine(settings.primary_url, settings, role="primary")}
         sessionmaker = create_sessionmaker(engines["primary"])
 {% if cookiecutter.use_replica %}
         # Reads fall back to the primary when no replica is set or it does not answer.
         read_preferred = []
         if settings.replica_url is not None:
-            engines["replica"] = create_engine(settings.replica_url, settings)
+            engines["replica"] = create_engine(settings.replica_url, settings, role="replica")
             read_preferred.append(("replica", create_sessionmaker(engines["replica"])))
         read_sessions = FallbackSessions(read_preferred, sessionmaker)
 {% endif %}
 {% if cookiecutter.use_analytics_db %}
         analytics_preferred = []
         if settings.analytics_url is not None:
-            engines["analytics"] = create_engine(settings.analytics_url, settings)
+            engines["analytics"] = create_engine(settings.analytics_url, settings, role="analytics")
             analytics_preferred.append(("analytics", create_sessionmaker(engines["analytics"])))
 {% if cookiecutter.use_replica %}
         analytics_preferred += read_preferred
