@@ -121,7 +121,7 @@ async def test_integrity_error_becomes_conflict(
 
     duplicate = new_user("taken")
     duplicate.email = "other@example.com"
-    with pytest.raises(ConflictError, match="^username already exists$") as error:
+    with pytest.raises(ConflictError, match=r"^username already exists$") as error:
         async with TransactionManager(real_session):
             real_session.add(duplicate)
 

@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
 {% endif %}
             await database.dispose()
+            app.state.password_hasher.close()
             for probe_engine in app.state.probe_engines.values():
                 await probe_engine.dispose()
 

@@ -12,6 +12,8 @@ ASYNC_DRIVER = "postgresql+asyncpg"
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+# The largest BULK_MAX_USERS accepted (what the API schema documents as the bound).
+BULK_MAX_USERS_CEILING = 10_000
 # libpq URL parameters (as providers hand them out) that asyncpg understands too.
 LIBPQ_PARAMETERS = frozenset(
     {
@@ -92,7 +94,7 @@ class Settings(BaseSettings):
     db_lock_timeout: float = Field(default=10.0, ge=0)
     db_idle_in_transaction_timeout: float = Field(default=60.0, ge=0)
     # Most users one POST /users/bulk may create.
-    bulk_max_users: int = Field(default=100, ge=1, le=10_000)
+    bulk_max_users: int = Field(default=100, ge=1, le=BULK_MAX_USERS_CEILING)
     # Threads hashing passwords; the rest of the process keeps its CPU share.
     password_hash_workers: int = Field(default=2, ge=1)
 

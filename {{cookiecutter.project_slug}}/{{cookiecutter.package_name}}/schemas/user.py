@@ -43,6 +43,22 @@ class UserCreate(InputSchema):
     bio: Bio | None = None
 
 
+def _unique_within_batch(users: list[UserCreate]) -> list[UserCreate]:
+    """Reject a batch that repeats a username or email (ignoring case) before any work."""
+    for field in ("username", "email"):
+        seen: dict[str, int] = {}
+        for index, user in enumerate(users):
+            value = getattr(user, field).lower()
+            if value in seen:
+                raise ValueError(f"items {seen[value]} and {index} have the same {field}")
+            seen[value] = index
+    return users
+
+
+# The size limit is BULK_MAX_USERS, checked by the route (a setting, not a constant).
+UserBatch = Annotated[list[UserCreate], AfterValidator(_unique_within_batch)]
+
+
 class UserUpdate(InputSchema):
     username: Username | None = None
     email: Email | None = None

@@ -1,11 +1,13 @@
-from typing import Annotated
+from typing import Annotated, cast
 
-from fastapi import APIRouter, Body, Query, {% if cookiecutter.use_cache %}Response, {% endif %}status
+from fastapi import APIRouter, Body, Depends, Query, Request, {% if cookiecutter.use_cache %}Response, {% endif %}status
+from fastapi.exceptions import RequestValidationError
 
 from ...models import Post, User
 from ...schemas.common import NO_NUL, IdPath, Limit, Skip
 from ...schemas.post import PostCreate, PostRead
 from ...schemas.user import (
+    UserBatch,
     UserCreate,
     UserDetails,
     UserPostCount,
@@ -15,14 +17,19 @@ from ...schemas.user import (
     UserWithProfileCreate,
     UserWithProfileRead,
 )
+from ...settings import BULK_MAX_USERS_CEILING, Settings
 from ..deps import {% if cookiecutter.use_cache %}UserCacheDep, {% endif %}UserReaderDep, UserReportsDep, UserServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 
 router = APIRouter(prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES)
 
-MAX_BULK_USERS = 1000
 SearchTerm = Annotated[str, Query(min_length=1, max_length=100, pattern=NO_NUL)]
-BulkUsers = Annotated[list[UserCreate], Body(min_length=1, max_length=MAX_BULK_USERS)]
+# The schema's bound is the largest BULK_MAX_USERS allowed; the route applies the setting.
+BulkUsers = Annotated[UserBatch, Body(min_length=1, max_length=BULK_MAX_USERS_CEILING)]
+
+
+def bulk_max_users(request: Request) -> int:
+    return cast(Settings, request.app.state.settings).bulk_max_users
 
 
 @router.post(
@@ -41,8 +48,17 @@ async def create_user(data: UserCreate, users: UserServiceDep) -> User:
     response_model=list[UserRead],
     responses=error_responses(status.HTTP_409_CONFLICT),
 )
-async def create_users(data: BulkUsers, users: UserServiceDep) -> list[User]:
-    """Create 1 to 1000 users with one INSERT statement; all or none."""
+async def create_users(
+    data: BulkUsers, users: UserServiceDep, limit: Annotated[int, Depends(bulk_max_users)]
+) -> list[User]:
+    """Create 1 to BULK_MAX_USERS (default 100) users with one INSERT statement; all or none.
+
+    A batch that repeats a username or email (ignoring case) is rejected with 422 before
+    any password is hashed; 409 when a user in it already exists.
+    """
+    if len(data) > limit:
+        message = f"List should have at most {limit} items (BULK_MAX_USERS)"
+        raise RequestValidationError([{"type": "too_long", "loc": ("body",), "msg": message}])
     return await users.create_users(data)
 
 
