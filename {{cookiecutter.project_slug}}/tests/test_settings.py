@@ -1,10 +1,18 @@
 """Settings: URL derivation, secrets that never show."""
 
-import pytest
-from pydantic import ValidationError
+import logging
+from typing import Any
 
-from {{ cookiecutter.package_name }}.db.engine import connect_args
+import pytest
+from httpx import ASGITransport, AsyncClient
+from pydantic import ValidationError
+from sqlalchemy import URL, event, text
+
+from {{ cookiecutter.package_name }}.db.engine import connect_args, create_engine
+from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, get_settings
+from tests.conftest import settings_for
+from tests.factories import user_payload
 
 
 @pytest.mark.parametrize(
@@ -96,3 +104,95 @@ def test_bad_environment_gives_a_one_line_error(monkeypatch: pytest.MonkeyPatch)
     assert "DATABASE_URL: scheme 'mysql' is not a PostgreSQL scheme" in message
     assert "DB_POOL_SIZE" in message
     assert "topsecret" not in message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sslmode=disable",
+        "sslmode=prefer",
+        "sslmode=allow&target_session_attrs=read-write",
+    ],
+)
+async def test_libpq_url_parameters_are_understood(database_url: URL, query: str) -> None:
+    raw = database_url.render_as_string(hide_password=False) + "?" + query
+    settings = Settings(database_url=raw)
+    engine = create_engine(settings.primary_url, settings, role="primary")
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("channel_binding=require", "URL parameter 'channel_binding' is not supported"),
+        ("sslmode=sometimes", "sslmode must be one of"),
+        ("connect_timeout=5", "URL parameter 'connect_timeout' is not supported"),
+    ],
+)
+def test_unsupported_url_parameters_are_rejected_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, query: str, message: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://app:topsecret@host/db?{query}")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as error:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+    assert "topsecret" not in str(error.value)
+
+
+async def connect_parameters(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments asyncpg.connect receives for the primary engine."""
+    engine = create_engine(settings.primary_url, settings, role="primary")
+    seen: dict[str, Any] = {}
+
+    def record(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        seen.update(cparams)
+
+    event.listen(engine.sync_engine, "do_connect", record)
+    try:
+        async with engine.connect():
+            pass
+    finally:
+        await engine.dispose()
+    return seen
+
+
+async def test_tls_is_not_attempted_unless_asked_for(database_url: URL) -> None:
+    plain = settings_for(database_url)
+    raw = database_url.render_as_string(hide_password=False)
+    from_url = Settings(database_url=raw + "?sslmode=prefer&sslrootcert=/etc/ssl/certs/ca.pem")
+
+    assert (await connect_parameters(plain))["ssl"] == "disable"
+    sent = await connect_parameters(from_url)
+    assert "ssl" not in sent
+    assert sent["dsn"] == "postgresql://?sslmode=prefer&sslrootcert=%2Fetc%2Fssl%2Fcerts%2Fca.pem"
+
+
+async def test_echo_logs_show_no_parameter_values(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(database_url).model_copy(update={"db_echo": True})
+    payload = user_payload()
+    app = create_app(settings)
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        created = await client.post("/users", json=payload)
+        await client.delete(f"/users/{created.json()['id']}")
+
+    assert created.status_code == 201
+    assert "INSERT INTO users" in caplog.text
+    assert payload["email"] not in caplog.text
+    assert payload["username"] not in caplog.text
+    assert "$argon2" not in caplog.text

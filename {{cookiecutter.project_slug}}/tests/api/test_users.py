@@ -137,13 +137,53 @@ async def test_bulk_create_with_a_duplicate_creates_nothing(
     assert await count_users(session) == 1
 
 
-@pytest.mark.parametrize("size", [0, 1001])
+# 101: one more than BULK_MAX_USERS's default.
+@pytest.mark.parametrize("size", [0, 101])
 async def test_bulk_create_size_is_limited(
     client: AsyncClient, app: FastAPI, session: AsyncSession, size: int
 ) -> None:
     payloads = [user_payload() for _ in range(size)]
     response = await client.post(app.url_path_for("create_users"), json=payloads)
     assert response.status_code == 422
+    assert await count_users(session) == 0
+
+
+class CountingHasher(PasswordHasher):
+    """Hashes for real and counts how often."""
+
+    calls = 0
+
+    async def hash(self, password: str) -> str:
+        self.calls += 1
+        return await super().hash(password)
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [{"username": "Twin"}, {"username": "twin"}, {"email": "TWIN@example.com"}],
+    ids=["same-username", "username-other-case", "email-other-case"],
+)
+async def test_bulk_create_rejects_duplicates_within_the_batch_before_hashing(
+    client: AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    duplicate: dict[str, str],
+) -> None:
+    hasher = CountingHasher(time_cost=1, memory_cost=1024)
+    twin = user_payload(username="Twin", email="twin@example.com")
+    payloads = [twin, *(user_payload() for _ in range(98)), user_payload(**duplicate)]
+
+    app_hasher, app.state.password_hasher = app.state.password_hasher, hasher
+    try:
+        response = await client.post(app.url_path_for("create_users"), json=payloads)
+    finally:
+        app.state.password_hasher = app_hasher
+        hasher.close()
+
+    assert response.status_code == 422
+    field = next(iter(duplicate))
+    assert f"items 0 and 99 have the same {field}" in response.text
+    assert hasher.calls == 0
     assert await count_users(session) == 0
 
 

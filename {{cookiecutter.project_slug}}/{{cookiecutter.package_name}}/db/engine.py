@@ -14,7 +14,7 @@ from ..settings import LIBPQ_PARAMETERS, Settings
 # Names connections in pg_stat_activity as "<package>:<role>".
 _APPLICATION = __name__.partition(".")[0]
 # The client gives up on a command this long after the server should have cancelled it.
-_COMMAND_TIMEOUT_MARGIN_SECONDS = 5.0
+_COMMAND_TIMEOUT_MARGIN_SECONDS = 2.0
 
 
 def _unique_statement_name() -> str:
