@@ -22,7 +22,6 @@ from sqlalchemy import URL, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from {{ cookiecutter.package_name }}.db.errors import sqlstate
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, settings_for
@@ -205,7 +204,7 @@ async def asks_for_passwords(url: URL) -> bool:
         async with probe.connect():
             return False
     except DBAPIError as error:
-        return sqlstate(error) == "28P01"
+        return getattr(error.orig, "sqlstate", None) == "28P01"
     finally:
         await probe.dispose()
 

@@ -363,12 +363,31 @@ async def test_get_missing_user_is_404(client: AsyncClient, app: FastAPI) -> Non
     assert response.json() == {"detail": "user 987654 not found"}
 
 
-@pytest.mark.parametrize("user_id", ["0", "-3", "abc", str(2**31), str(10**30)])
+@pytest.mark.parametrize("user_id", ["0", str(2**31), str(10**30)])
 async def test_get_user_with_impossible_id_is_422(
     client: AsyncClient, app: FastAPI, user_id: str
 ) -> None:
     response = await client.get(app.url_path_for("get_user", user_id=user_id))
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/users/abc", "/users/-3", "/users/1.5/details"])
+async def test_a_path_without_a_user_id_is_404(client: AsyncClient, path: str) -> None:
+    assert (await client.get(path)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/users/stats"),
+        ("PATCH", "/users/search"),
+        ("GET", "/users/bulk"),
+        ("DELETE", "/users/post-counts"),
+        ("PUT", "/users/with-profile"),
+    ],
+)
+async def test_a_method_a_path_lacks_is_405(client: AsyncClient, method: str, path: str) -> None:
+    assert (await client.request(method, path)).status_code == 405
 
 
 # GET /users/{id}/details

@@ -101,7 +101,7 @@ async def user_post_counts(
 
 {% if cookiecutter.use_cache %}
 @router.get(
-    "/{user_id}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
+    "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
 )
 async def get_user(
     user_id: IdPath, users: UserReaderDep, cache: UserCacheDep, response: Response
@@ -117,7 +117,7 @@ async def get_user(
     return user
 {% else %}
 @router.get(
-    "/{user_id}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
+    "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
 )
 async def get_user(user_id: IdPath, users: UserReaderDep) -> User:
     return await users.get_user(user_id)
@@ -125,7 +125,7 @@ async def get_user(user_id: IdPath, users: UserReaderDep) -> User:
 
 
 @router.get(
-    "/{user_id}/details",
+    "/{user_id:int}/details",
     response_model=UserDetails,
     responses=error_responses(status.HTTP_404_NOT_FOUND),
 )
@@ -135,7 +135,7 @@ async def get_user_details(user_id: IdPath, users: UserReaderDep) -> User:
 
 
 @router.patch(
-    "/{user_id}",
+    "/{user_id:int}",
     response_model=UserRead,
     responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
 )
@@ -144,7 +144,7 @@ async def update_user(user_id: IdPath, data: UserUpdate, users: UserServiceDep) 
 
 
 @router.delete(
-    "/{user_id}",
+    "/{user_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(status.HTTP_404_NOT_FOUND),
 )
@@ -154,7 +154,7 @@ async def delete_user(user_id: IdPath, users: UserServiceDep) -> None:
 
 {% if cookiecutter.use_soft_delete %}
 @router.post(
-    "/{user_id}/restore",
+    "/{user_id:int}/restore",
     response_model=UserRead,
     responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
 )
@@ -165,10 +165,10 @@ async def restore_user(user_id: IdPath, users: UserServiceDep) -> User:
 
 {% endif %}
 @router.post(
-    "/{user_id}/posts",
+    "/{user_id:int}/posts",
     status_code=status.HTTP_201_CREATED,
     response_model=PostRead,
-    responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
+    responses=error_responses(status.HTTP_404_NOT_FOUND),
 )
 async def create_post(user_id: IdPath, data: PostCreate, users: UserServiceDep) -> Post:
     return await users.create_post(user_id, data)
