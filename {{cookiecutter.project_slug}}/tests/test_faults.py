@@ -28,6 +28,8 @@ from tests.conftest import DatabaseServer, settings_for
 from tests.factories import user_payload
 
 SECRET = "s3cret-pw"
+# The body of the message a client sends to ask for TLS before its startup message.
+SSL_REQUEST = struct.pack("!i", 80877103)
 # Long enough for any request here on a slow machine; hanging past it is the failure.
 NO_HANG_SECONDS = 30.0
 
@@ -65,7 +67,10 @@ async def fake_server(reply: bytes | None) -> AsyncIterator[int]:
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         (length,) = struct.unpack("!i", await reader.readexactly(4))
-        await reader.readexactly(length - 4)
+        if (await reader.readexactly(length - 4)) == SSL_REQUEST:
+            writer.write(b"N")  # no TLS here; the startup message follows
+            (length,) = struct.unpack("!i", await reader.readexactly(4))
+            await reader.readexactly(length - 4)
         if reply is None:
             await reader.read()  # until the client gives up
         else:
