@@ -389,7 +389,7 @@ async def committed_user(engine: AsyncEngine) -> AsyncIterator[int]:
         yield user_id
     finally:
         async with engine.begin() as connection:
-            await connection.execute(text("TRUNCATE users, roles RESTART IDENTITY CASCADE"))
+            await connection.execute(text("TRUNCATE users, roles CASCADE"))
 
 
 async def wait_for_lock_wait(engine: AsyncEngine, request: asyncio.Task[Response]) -> None:
