@@ -51,7 +51,9 @@ def do_run_migrations(connection: Connection) -> None:
 async def run_async_migrations() -> None:
     active = settings()
     url = active.primary_url
-    engine = create_engine(url, active, role="migrations", pooled=False)
+    # A migration (an index build, a backfill) may run longer than any request's statement.
+    unbounded = active.model_copy(update={"db_statement_timeout": 0})
+    engine = create_engine(url, unbounded, role="migrations", pooled=False)
     try:
         try:
             connection = await engine.connect()
