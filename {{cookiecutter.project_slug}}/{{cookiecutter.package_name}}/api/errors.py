@@ -69,7 +69,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # hold the row's values (a password hash, an email).
     logger.error(
         "database error %s (SQLSTATE %s) in %r\n%s",
-        type(exc.orig).__name__,
+        type(exc).__name__,
         sqlstate(exc),
         exc.statement,
         "".join(traceback.format_tb(exc.__traceback__)),
