@@ -14,11 +14,11 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection, pool, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from {{ cookiecutter.package_name }}.db.engine import connect_args
+from {{ cookiecutter.package_name }}.db.engine import create_engine
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, get_settings
 
@@ -73,8 +73,10 @@ def do_run_migrations(connection: Connection) -> None:
 
 async def run_async_migrations(given: AsyncEngine | None) -> None:
     active = settings()
-    engine = given or create_async_engine(
-        active.migration_url, poolclass=pool.NullPool, connect_args=connect_args(active)
+    # A migration (an index build, a backfill) may run longer than any request's statement.
+    unbounded = active.model_copy(update={"db_statement_timeout": 0})
+    engine = given or create_engine(
+        active.migration_url, unbounded, role="migrations", pooled=False
     )
     url = engine.url
     try:

@@ -119,7 +119,7 @@ async def run(rounds: int, batch: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=100)
     arguments = parser.parse_args()
     asyncio.run(run(arguments.rounds, arguments.batch))
 

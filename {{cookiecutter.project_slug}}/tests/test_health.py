@@ -35,6 +35,19 @@ async def down_client() -> AsyncIterator[AsyncClient]:
         yield client
 
 
+async def test_liveness_does_no_io(down_client: AsyncClient) -> None:
+    response = await down_client.get("/health/live")
+
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_readiness_is_503_when_the_database_is_down(down_client: AsyncClient) -> None:
+    response = await down_client.get("/health/ready")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["primary"] == "unreachable"
+
+
 async def test_health_is_503_when_the_database_is_down(
     down_client: AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -15,7 +15,7 @@ from tests.conftest import settings_for
 
 @pytest.fixture
 async def monitored(database_url: URL) -> AsyncIterator[tuple[AsyncEngine, PoolMonitor]]:
-    engine = create_engine(database_url, settings_for(database_url))
+    engine = create_engine(database_url, settings_for(database_url), role="primary")
     monitor = PoolMonitor("primary", engine)
     yield engine, monitor
     monitor.close()
@@ -69,7 +69,8 @@ async def test_invalidations_are_counted_and_logged(
 
 async def test_health_pools_endpoint(app: FastAPI) -> None:
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
-        await client.get("/health")
+        # The request pool, not /health (whose checks have connections of their own).
+        await client.get(app.url_path_for("list_users"))
         response = await client.get("/health/pools")
 
     assert response.status_code == 200

@@ -1,10 +1,17 @@
 """Settings: URL derivation, secrets that never show."""
 
+import logging
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import URL, event, insert, text
 
-from {{ cookiecutter.package_name }}.db.engine import connect_args
+from {{ cookiecutter.package_name }}.db.engine import connect_args, create_engine
+from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, get_settings
+from tests.conftest import settings_for
+from tests.factories import UNUSABLE_HASH
 
 
 @pytest.mark.parametrize(
@@ -49,7 +56,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 
     assert settings.primary_url.host == "envhost"
     assert settings.db_pool_size == 7
-    assert connect_args(settings)["statement_cache_size"] == 0
+    assert connect_args(settings, role="primary")["statement_cache_size"] == 0
 
 
 @pytest.mark.parametrize(
@@ -78,8 +85,7 @@ def test_out_of_range_settings_are_rejected(name: str, value: object) -> None:
 
 
 def test_ssl_mode_reaches_the_driver() -> None:
-    assert connect_args(Settings(db_ssl_mode="require"))["ssl"] == "require"
-    assert "ssl" not in connect_args(Settings())
+    assert connect_args(Settings(db_ssl_mode="require"), role="primary")["ssl"] == "require"
 
 
 def test_bad_environment_gives_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,3 +103,93 @@ def test_bad_environment_gives_a_one_line_error(monkeypatch: pytest.MonkeyPatch)
     assert "DATABASE_URL: scheme 'mysql' is not a PostgreSQL scheme" in message
     assert "DB_POOL_SIZE" in message
     assert "topsecret" not in message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sslmode=disable",
+        "sslmode=prefer",
+        "sslmode=allow&target_session_attrs=read-write",
+    ],
+)
+async def test_libpq_url_parameters_are_understood(database_url: URL, query: str) -> None:
+    raw = database_url.render_as_string(hide_password=False) + "?" + query
+    settings = Settings(database_url=raw)
+    engine = create_engine(settings.primary_url, settings, role="primary")
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("channel_binding=require", "URL parameter 'channel_binding' is not supported"),
+        ("sslmode=sometimes", "sslmode must be one of"),
+        ("connect_timeout=5", "URL parameter 'connect_timeout' is not supported"),
+    ],
+)
+def test_unsupported_url_parameters_are_rejected_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, query: str, message: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://app:topsecret@host/db?{query}")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as error:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+    assert "topsecret" not in str(error.value)
+
+
+async def connect_parameters(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments asyncpg.connect receives for the primary engine."""
+    engine = create_engine(settings.primary_url, settings, role="primary")
+    seen: dict[str, Any] = {}
+
+    def record(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        seen.update(cparams)
+
+    event.listen(engine.sync_engine, "do_connect", record)
+    try:
+        async with engine.connect():
+            pass
+    finally:
+        await engine.dispose()
+    return seen
+
+
+async def test_tls_is_not_attempted_unless_asked_for(database_url: URL) -> None:
+    plain = settings_for(database_url)
+    raw = database_url.render_as_string(hide_password=False)
+    from_url = Settings(database_url=raw + "?sslmode=prefer&sslrootcert=/etc/ssl/certs/ca.pem")
+
+    assert (await connect_parameters(plain))["ssl"] == "disable"
+    sent = await connect_parameters(from_url)
+    assert "ssl" not in sent
+    assert sent["dsn"] == "postgresql://?sslmode=prefer&sslrootcert=%2Fetc%2Fssl%2Fcerts%2Fca.pem"
+
+
+async def test_echo_logs_show_no_parameter_values(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(database_url).model_copy(update={"db_echo": True})
+    engine = create_engine(settings.primary_url, settings, role="primary")
+    row = {"username": "echoed", "email": "echoed@example.com", "hashed_password": UNUSABLE_HASH}
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(insert(User).values(**row))
+            await connection.rollback()
+    finally:
+        await engine.dispose()
+
+    assert "INSERT INTO users" in caplog.text
+    for value in row.values():
+        assert value not in caplog.text

@@ -1,8 +1,11 @@
 """Soft delete: deleted users are flagged, hidden from every query, and can come back."""
 
+from datetime import datetime
+
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import func, select, text
+from sqlalchemy import delete as delete_
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -169,3 +172,40 @@ async def test_unique_indexes_cover_live_rows_only(session: AsyncSession) -> Non
         )
     )
     assert [d.endswith("WHERE (NOT is_deleted)") for d in definitions.all()] == [True, True]
+
+
+async def test_bulk_update_and_delete_leave_deleted_rows_alone(session: AsyncSession) -> None:
+    kept, gone = await make_user(session), await make_user(session)
+    gone.soft_delete()
+    await session.commit()
+    ids = [kept.id, gone.id]
+
+    await session.execute(update(User).where(User.id.in_(ids)).values(full_name="renamed"))
+    await session.execute(delete_(User).where(User.id.in_(ids)))
+
+    rows = await session.execute(
+        text("SELECT id, full_name FROM users WHERE id = ANY(:ids)"), {"ids": ids}
+    )
+    assert [(row.id, row.full_name) for row in rows] == [(gone.id, gone.full_name)]
+
+
+async def test_deleted_at_comes_from_the_database_clock(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    await delete(client, app, user.id)
+
+    # now() is the transaction's start time in PostgreSQL: the same in both statements.
+    stamped = await session.scalar(
+        text("SELECT deleted_at = now() FROM users WHERE id = :id"), {"id": user.id}
+    )
+    assert stamped is True
+
+
+async def test_soft_delete_timestamp_is_read_back_on_request(session: AsyncSession) -> None:
+    user = await make_user(session)
+    user.soft_delete()
+    await session.commit()
+
+    # Set by the server at flush, so loaded on first access (awaitable in async code).
+    assert isinstance(await user.awaitable_attrs.deleted_at, datetime)

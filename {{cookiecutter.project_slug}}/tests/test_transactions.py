@@ -96,6 +96,29 @@ async def test_failed_nested_unit_rolls_back_to_its_savepoint_only(
     assert await committed_usernames(engine) == ["outer", "outer2"]
 
 
+async def test_outer_unit_goes_on_after_a_conflict_in_a_nested_one(
+    real_session: AsyncSession, engine: AsyncEngine
+) -> None:
+    async with TransactionManager(real_session):
+        real_session.add(new_user("taken"))
+
+    async def add_duplicate() -> None:
+        async with TransactionManager(real_session):
+            duplicate = new_user("taken")
+            duplicate.email = "other@example.com"
+            real_session.add(duplicate)
+            await real_session.flush()
+
+    async with TransactionManager(real_session):
+        real_session.add(new_user("outer"))
+        with pytest.raises(ConflictError, match="username"):
+            await add_duplicate()
+        real_session.add(new_user("outer2"))
+        await real_session.flush()
+
+    assert await committed_usernames(engine) == ["outer", "outer2", "taken"]
+
+
 async def test_successful_nested_unit_is_undone_with_the_outer_one(
     real_session: AsyncSession, engine: AsyncEngine
 ) -> None:
@@ -121,7 +144,7 @@ async def test_integrity_error_becomes_conflict(
 
     duplicate = new_user("taken")
     duplicate.email = "other@example.com"
-    with pytest.raises(ConflictError, match="uq_users_username") as error:
+    with pytest.raises(ConflictError, match=r"^username already exists$") as error:
         async with TransactionManager(real_session):
             real_session.add(duplicate)
 

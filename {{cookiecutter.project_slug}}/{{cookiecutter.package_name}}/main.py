@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.database = database
         app.state.password_hasher = PasswordHasher.from_settings(active)
+        app.state.probe_engines = health.create_probe_engines(database, active)
 {% if cookiecutter.use_metrics %}
         meter_pools(database.engines, active)
 {% endif %}
@@ -75,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await user_cache.close()
 {% endif %}
             await database.dispose()
+            app.state.password_hasher.close()
+            for probe_engine in app.state.probe_engines.values():
+                await probe_engine.dispose()
 {% if cookiecutter.use_metrics %}
             forget_worker()
 {% endif %}

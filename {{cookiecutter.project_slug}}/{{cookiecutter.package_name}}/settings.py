@@ -1,7 +1,7 @@
 """Settings read from the environment (and a `.env` file when present)."""
 
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +12,22 @@ ASYNC_DRIVER = "postgresql+asyncpg"
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+# The largest BULK_MAX_USERS accepted (what the API schema documents as the bound).
+BULK_MAX_USERS_CEILING = 10_000
+# libpq URL parameters (as providers hand them out) that asyncpg understands too.
+LIBPQ_PARAMETERS = frozenset(
+    {
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "sslcrl",
+        "sslpassword",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "target_session_attrs",
+    }
+)
 
 
 def to_async_url(raw: str) -> URL:
@@ -22,6 +38,13 @@ def to_async_url(raw: str) -> URL:
         raise ValueError("is not a database URL") from None
     if url.drivername not in _POSTGRES_SCHEMES:
         raise ValueError(f"scheme {url.drivername!r} is not a PostgreSQL scheme")
+    for name in url.query:
+        if name not in LIBPQ_PARAMETERS:
+            raise ValueError(
+                f"URL parameter {name!r} is not supported; use one of {sorted(LIBPQ_PARAMETERS)}"
+            )
+    if url.query.get("sslmode", "disable") not in get_args(SslMode):
+        raise ValueError(f"sslmode must be one of {list(get_args(SslMode))}")
     return url.set(drivername=ASYNC_DRIVER)
 
 
@@ -71,7 +94,7 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_echo: bool = False
     db_echo_pool: bool = False
-    # asyncpg `ssl` argument; None leaves the driver default.
+    # TLS mode; overrides `sslmode=` in the URLs. Neither set: no TLS is attempted.
     db_ssl_mode: SslMode | None = None
     # Behind PgBouncer in transaction mode: no prepared-statement caching.
     db_pgbouncer: bool = False
@@ -80,6 +103,15 @@ class Settings(BaseSettings):
     migration_database_url: SecretStr | None = None
     # Seconds a migration waits for a table lock (0: no limit); meanwhile queries on it queue up.
     migration_lock_timeout: float = Field(default=5.0, ge=0)
+    # Server-side limits in seconds, 0 for none: a statement's run time, a wait for a lock,
+    # a transaction left idle. Behind PgBouncer, set them with ALTER ROLE (README).
+    db_statement_timeout: float = Field(default=30.0, ge=0)
+    db_lock_timeout: float = Field(default=10.0, ge=0)
+    db_idle_in_transaction_timeout: float = Field(default=60.0, ge=0)
+    # Most users one POST /users/bulk may create.
+    bulk_max_users: int = Field(default=100, ge=1, le=BULK_MAX_USERS_CEILING)
+    # Threads hashing passwords; the rest of the process keeps its CPU share.
+    password_hash_workers: int = Field(default=2, ge=1)
 
 {% if cookiecutter.use_cache %}
     # Redis for the cache; while it is down the service answers from the database.

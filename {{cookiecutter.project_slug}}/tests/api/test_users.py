@@ -150,13 +150,53 @@ async def test_bulk_create_with_a_duplicate_creates_nothing(
     assert await count_users(session) == 1
 
 
-@pytest.mark.parametrize("size", [0, 1001])
+# 101: one more than BULK_MAX_USERS's default.
+@pytest.mark.parametrize("size", [0, 101])
 async def test_bulk_create_size_is_limited(
     client: AsyncClient, app: FastAPI, session: AsyncSession, size: int
 ) -> None:
     payloads = [user_payload() for _ in range(size)]
     response = await client.post(app.url_path_for("create_users"), json=payloads)
     assert response.status_code == 422
+    assert await count_users(session) == 0
+
+
+class CountingHasher(PasswordHasher):
+    """Hashes for real and counts how often."""
+
+    calls = 0
+
+    async def hash(self, password: str) -> str:
+        self.calls += 1
+        return await super().hash(password)
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [{"username": "Twin"}, {"username": "twin"}, {"email": "TWIN@example.com"}],
+    ids=["same-username", "username-other-case", "email-other-case"],
+)
+async def test_bulk_create_rejects_duplicates_within_the_batch_before_hashing(
+    client: AsyncClient,
+    app: FastAPI,
+    session: AsyncSession,
+    duplicate: dict[str, str],
+) -> None:
+    hasher = CountingHasher(time_cost=1, memory_cost=1024)
+    twin = user_payload(username="Twin", email="twin@example.com")
+    payloads = [twin, *(user_payload() for _ in range(98)), user_payload(**duplicate)]
+
+    app_hasher, app.state.password_hasher = app.state.password_hasher, hasher
+    try:
+        response = await client.post(app.url_path_for("create_users"), json=payloads)
+    finally:
+        app.state.password_hasher = app_hasher
+        hasher.close()
+
+    assert response.status_code == 422
+    field = next(iter(duplicate))
+    assert f"items 0 and 99 have the same {field}" in response.text
+    assert hasher.calls == 0
     assert await count_users(session) == 0
 
 
@@ -336,12 +376,31 @@ async def test_get_missing_user_is_404(client: AsyncClient, app: FastAPI) -> Non
     assert response.json() == {"detail": "user 987654 not found"}
 
 
-@pytest.mark.parametrize("user_id", ["0", "-3", "abc", str(2**31), str(10**30)])
+@pytest.mark.parametrize("user_id", ["0", str(2**31), str(10**30)])
 async def test_get_user_with_impossible_id_is_422(
     client: AsyncClient, app: FastAPI, user_id: str
 ) -> None:
     response = await client.get(app.url_path_for("get_user", user_id=user_id))
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/users/abc", "/users/-3", "/users/1.5/details"])
+async def test_a_path_without_a_user_id_is_404(client: AsyncClient, path: str) -> None:
+    assert (await client.get(path)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/users/stats"),
+        ("PATCH", "/users/search"),
+        ("GET", "/users/bulk"),
+        ("DELETE", "/users/post-counts"),
+        ("PUT", "/users/with-profile"),
+    ],
+)
+async def test_a_method_a_path_lacks_is_405(client: AsyncClient, method: str, path: str) -> None:
+    assert (await client.request(method, path)).status_code == 405
 
 
 # GET /users/{id}/details

@@ -1,21 +1,50 @@
 """Engine construction from settings."""
 
 from typing import Any
+from urllib.parse import urlencode
 from uuid import uuid4
 
-from sqlalchemy import URL
+from sqlalchemy import URL, event
+from sqlalchemy.engine.interfaces import ConnectArgsType, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
-from ..settings import Settings
+from ..settings import LIBPQ_PARAMETERS, Settings
+
+# Names connections in pg_stat_activity as "<package>:<role>".
+_APPLICATION = __name__.partition(".")[0]
+# The client gives up on a command this long after the server should have cancelled it.
+_COMMAND_TIMEOUT_MARGIN_SECONDS = 2.0
 
 
 def _unique_statement_name() -> str:
     return f"__asyncpg_{uuid4()}__"
 
 
-def connect_args(settings: Settings) -> dict[str, Any]:
-    """asyncpg connection arguments derived from settings."""
-    args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+def _milliseconds(seconds: float) -> str:
+    return str(round(seconds * 1000))
+
+
+def connect_args(settings: Settings, *, role: str) -> dict[str, Any]:
+    """asyncpg connection arguments derived from settings, for the engine of `role`."""
+    server_settings = {"application_name": f"{_APPLICATION}:{role}"}
+    if not settings.db_pgbouncer:
+        # PgBouncer refuses these startup parameters; behind it they are set per role
+        # (ALTER ROLE ... SET, see the README).
+        server_settings |= {
+            "statement_timeout": _milliseconds(settings.db_statement_timeout),
+            "lock_timeout": _milliseconds(settings.db_lock_timeout),
+            "idle_in_transaction_session_timeout": _milliseconds(
+                settings.db_idle_in_transaction_timeout
+            ),
+        }
+    args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout,
+        "server_settings": server_settings,
+    }
+    if settings.db_statement_timeout:
+        # A frozen or partitioned server cannot cancel anything: the client stops waiting.
+        args["command_timeout"] = settings.db_statement_timeout + _COMMAND_TIMEOUT_MARGIN_SECONDS
     if settings.db_ssl_mode is not None:
         args["ssl"] = settings.db_ssl_mode
     if settings.db_pgbouncer:
@@ -25,6 +54,20 @@ def connect_args(settings: Settings) -> dict[str, Any]:
         args["prepared_statement_cache_size"] = 0
         args["prepared_statement_name_func"] = _unique_statement_name
     return args
+
+
+def _libpq_parameters(
+    dialect: Dialect, record: ConnectionPoolEntry, cargs: ConnectArgsType, cparams: dict[str, Any]
+) -> None:
+    """Hand libpq URL parameters (`?sslmode=require&sslrootcert=...`) to asyncpg's DSN
+    parser, which understands them, instead of passing them as unknown keywords."""
+    names = [name for name in cparams if name in LIBPQ_PARAMETERS]
+    libpq = {name: cparams.pop(name) for name in names}
+    if libpq:
+        cparams["dsn"] = "postgresql://?" + urlencode(libpq)
+    if "ssl" not in cparams and "sslmode" not in libpq:
+        # asyncpg would otherwise try TLS first (sslmode=prefer): a round trip per connect.
+        cparams["ssl"] = "disable"
 
 
 def pool_options(settings: Settings) -> dict[str, Any]:
@@ -38,9 +81,21 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "pool_use_lifo": settings.db_pool_use_lifo,
         "echo": settings.db_echo,
         "echo_pool": settings.db_echo_pool,
+        # Echo logs and error messages show SQL, never the values (hashes, emails).
+        "hide_parameters": True,
     }
 
 
-def create_engine(url: URL, settings: Settings) -> AsyncEngine:
-    """An asyncpg engine with the pool configured from settings (no connection is made)."""
-    return create_async_engine(url, connect_args=connect_args(settings), **pool_options(settings))
+def create_engine(url: URL, settings: Settings, *, role: str, pooled: bool = True) -> AsyncEngine:
+    """An asyncpg engine for `role` ("primary", "replica", ...); no connection is made.
+
+    `pooled=False` opens a connection per use (for health probes and migrations).
+    """
+    options = (
+        pool_options(settings)
+        if pooled
+        else {"poolclass": NullPool, "echo": settings.db_echo, "hide_parameters": True}
+    )
+    engine = create_async_engine(url, connect_args=connect_args(settings, role=role), **options)
+    event.listen(engine.sync_engine, "do_connect", _libpq_parameters)
+    return engine

@@ -18,17 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import URL, Engine, text
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from .. import telemetry
 from ..settings import Settings
-from .engine import connect_args, create_engine
+from .engine import create_engine
 from .errors import is_connection_error
 
 logger = logging.getLogger(__name__)
@@ -70,13 +65,6 @@ class StandbyStatus:
 
     def has_replayed(self, position: int) -> bool:
         return self.replayed is None or self.replayed >= position
-
-
-def create_probe_engine(url: URL, settings: Settings) -> AsyncEngine:
-    """One connection for background checks, apart from the pool that requests use."""
-    return create_async_engine(
-        url, connect_args=connect_args(settings), pool_size=1, max_overflow=0, pool_pre_ping=False
-    )
 
 
 async def _scalar(engine: AsyncEngine, statement: Any) -> Any:
@@ -251,14 +239,15 @@ class Standbys:
         cls, primary: URL, standbys: Mapping[str, URL | None], settings: Settings
     ) -> Self:
         """Standbys by role, in order of preference; roles without a URL are left out."""
-        probes = [create_probe_engine(primary, settings)]
+        # Engines of their own for the checks: a busy request pool never delays them.
+        probes = [create_engine(primary, settings, role="primary-check")]
         engines: dict[str, AsyncEngine] = {}
         monitors: dict[str, StandbyMonitor] = {}
         for role, url in standbys.items():
             if url is None:
                 continue
-            engines[role] = create_engine(url, settings)
-            probes.append(create_probe_engine(url, settings))
+            engines[role] = create_engine(url, settings, role=role)
+            probes.append(create_engine(url, settings, role=f"{role}-check"))
             monitors[role] = StandbyMonitor(
                 role, probes[-1], probes[0], interval=settings.replica_check_interval_seconds
             )

@@ -61,7 +61,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
-        primary = create_engine(settings.primary_url, settings)
+        primary = create_engine(settings.primary_url, settings, role="primary")
         sessionmaker = create_sessionmaker(primary)
 {% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
         # In order of preference for reports; reads use the replica only.

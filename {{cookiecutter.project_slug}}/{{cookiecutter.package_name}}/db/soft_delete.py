@@ -1,13 +1,15 @@
 """Soft delete: rows are flagged instead of removed, and hidden from every ORM query.
 
 One `do_orm_execute` listener adds `with_loader_criteria` to each SELECT, so a
-soft-deleted row never shows up, also not through joins or relationship loads. To see
-it anyway, pass the execution option: `.execution_options(include_deleted=True)`.
+soft-deleted row never shows up, also not through joins or relationship loads, and to
+each ORM UPDATE and DELETE, so a bulk `update(User)` or `delete(User)` leaves deleted rows
+as they are. To see or touch them anyway, pass the execution option:
+`.execution_options(include_deleted=True)`.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, event, false, text
+from sqlalchemy import DateTime, event, false, func, text
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 # Execution option that turns the filter off for one statement.
@@ -22,7 +24,9 @@ class SoftDeleteMixin:
 
     def soft_delete(self) -> None:
         self.is_deleted = True
-        self.deleted_at = datetime.now(UTC)
+        # The database's clock, like created_at (app servers' clocks drift apart); after
+        # the flush it is read back on access: `await obj.awaitable_attrs.deleted_at`.
+        self.deleted_at = func.now()
 
     def restore(self) -> None:
         self.is_deleted = False
@@ -33,7 +37,7 @@ class SoftDeleteMixin:
 def _hide_soft_deleted(state: ORMExecuteState) -> None:
     # Column and relationship loads inherit the criteria from the statement that started them.
     if (
-        state.is_select
+        (state.is_select or state.is_update or state.is_delete)
         and not state.is_column_load
         and not state.is_relationship_load
         and not state.execution_options.get(INCLUDE_DELETED, False)

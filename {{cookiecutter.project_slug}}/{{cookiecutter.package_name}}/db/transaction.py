@@ -8,20 +8,26 @@ from typing import Concatenate, ParamSpec, Protocol, Self, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
-from ..errors import ConflictError
+from ..errors import ConflictError, DomainError, NotFoundError
+from .errors import is_foreign_key_violation, unique_violation_field
 
 # Key in `session.info` counting the TransactionManagers open on that session.
 _DEPTH = "transaction_depth"
 
 
-def conflict_detail(error: IntegrityError) -> str:
-    """A client-safe message naming the violated constraint (never the row's values)."""
-    constraint = getattr(error.orig, "constraint_name", None) or getattr(
-        getattr(error.orig, "__cause__", None), "constraint_name", None
-    )
-    if constraint:
-        return f"conflicts with an existing record ({constraint})"
-    return "conflicts with an existing record"
+def domain_error(error: IntegrityError) -> DomainError | None:
+    """The client-facing meaning of a constraint violation, or None when it is a bug.
+
+    A unique violation names its field (never the row's values); a foreign key that
+    points nowhere means the parent vanished. Any other violation (NOT NULL, CHECK) is
+    left to surface as a server error.
+    """
+    field = unique_violation_field(error)
+    if field is not None:
+        return ConflictError(f"{field} already exists")
+    if is_foreign_key_violation(error):
+        return NotFoundError("a record it refers to does not exist")
+    return None
 
 
 class TransactionManager:
@@ -30,8 +36,8 @@ class TransactionManager:
     The outermost manager owns the session's transaction (including one the session
     began on its own for earlier reads): it commits on success and rolls back on any
     exception, which is re-raised. A manager opened inside another uses a savepoint,
-    so a failure there undoes only the inner work. An `IntegrityError` leaves as a
-    `ConflictError`.
+    so a failure there undoes only the inner work and the outer unit can go on. A unique
+    violation leaves as a `ConflictError`, a missing parent as a `NotFoundError`.
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -54,17 +60,19 @@ class TransactionManager:
         self.session.info[_DEPTH] -= 1
         if exc is not None:
             await self._rollback()
-            if isinstance(exc, IntegrityError):
-                raise ConflictError(conflict_detail(exc)) from exc
+            self._raise_domain_error(exc)
             return
         try:
             await self._commit()
-        except IntegrityError as error:
+        except BaseException as error:
             await self._rollback()
-            raise ConflictError(conflict_detail(error)) from error
-        except BaseException:
-            await self._rollback()
+            self._raise_domain_error(error)
             raise
+
+    @staticmethod
+    def _raise_domain_error(error: BaseException) -> None:
+        if isinstance(error, IntegrityError) and (domain := domain_error(error)) is not None:
+            raise domain from error
 
     async def _commit(self) -> None:
         if self._savepoint is not None:
@@ -74,8 +82,8 @@ class TransactionManager:
 
     async def _rollback(self) -> None:
         if self._savepoint is not None:
-            if self._savepoint.is_active:
-                await self._savepoint.rollback()
+            # Also when a failed flush deactivated it: only this leaves the session usable.
+            await self._savepoint.rollback()
         else:
             await self.session.rollback()
 

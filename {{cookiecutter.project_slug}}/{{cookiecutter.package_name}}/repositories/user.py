@@ -42,6 +42,13 @@ class UserRepository(Repository[User]):
         return await self.session.scalar(statement)
 
 {% endif %}
+    async def get_for_share(self, id_: int) -> User | None:
+        """The user, locked (FOR SHARE) until the transaction ends: a concurrent update or
+        delete waits, so rows attached to the user now cannot end up under a deleted one."""
+        return await self.session.scalar(
+            select(User).where(User.id == id_).with_for_update(read=True)
+        )
+
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email))
 

@@ -1,8 +1,8 @@
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, EmailStr, StringConstraints, field_validator
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
 
 from .common import InputSchema, OutputSchema, text
 from .post import PostRead
@@ -43,13 +43,40 @@ class UserCreate(InputSchema):
     bio: Bio | None = None
 
 
+def _unique_within_batch(users: list[UserCreate]) -> list[UserCreate]:
+    """Reject a batch that repeats a username or email (ignoring case) before any work."""
+    for field in ("username", "email"):
+        seen: dict[str, int] = {}
+        for index, user in enumerate(users):
+            value = getattr(user, field).lower()
+            if value in seen:
+                raise ValueError(f"items {seen[value]} and {index} have the same {field}")
+            seen[value] = index
+    return users
+
+
+# The size limit is BULK_MAX_USERS, checked by the route (a setting, not a constant).
+UserBatch = Annotated[list[UserCreate], AfterValidator(_unique_within_batch)]
+
+
+def _documented_without_null(schema: dict[str, Any]) -> None:
+    """The schema of a field that may be omitted but not null: its non-null variant."""
+    (variant,) = [v for v in schema.pop("anyOf") if v != {"type": "null"}]
+    schema.pop("default", None)
+    schema.update(variant)
+
+
+def _omittable() -> Any:
+    return Field(default=None, json_schema_extra=_documented_without_null)
+
+
 class UserUpdate(InputSchema):
-    username: Username | None = None
-    email: Email | None = None
-    password: Password | None = None
+    username: Username | None = _omittable()
+    email: Email | None = _omittable()
+    password: Password | None = _omittable()
     full_name: FullName | None = None
     bio: Bio | None = None
-    is_active: bool | None = None
+    is_active: bool | None = _omittable()
 
     @field_validator("username", "email", "password", "is_active")
     @classmethod

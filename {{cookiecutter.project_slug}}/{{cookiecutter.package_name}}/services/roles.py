@@ -29,7 +29,7 @@ class RoleService:
 
     @transactional
     async def assign_role(self, user_id: int, role_name: str) -> None:
-        if await self.users.get(user_id) is None:
+        if await self.users.get_for_share(user_id) is None:
             raise NotFoundError(f"user {user_id} not found")
         role = await self.get_role(role_name)
         await self.roles.assign(user_id=user_id, role_id=role.id)

@@ -83,7 +83,8 @@ class UserService:
 {% endif %}
     @transactional
     async def create_post(self, user_id: int, data: PostCreate) -> Post:
-        await self.get_user(user_id)
+        if await self.users.get_for_share(user_id) is None:
+            raise NotFoundError(f"user {user_id} not found")
         return await self.posts.create(author_id=user_id, **data.model_dump())
 
     async def get_user_details(self, user_id: int) -> User:

@@ -21,7 +21,7 @@ async def create_role(data: RoleCreate, roles: RoleServiceDep) -> Role:
 
 
 @router.put(
-    "/users/{user_id}/roles/{role_name}",
+    "/users/{user_id:int}/roles/{role_name}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(status.HTTP_404_NOT_FOUND),
 )

@@ -1,6 +1,6 @@
-from typing import Annotated
+from typing import Annotated, cast
 
-from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 {% if cookiecutter.use_cache %}
@@ -10,6 +10,7 @@ from ...models import Post, User
 from ...schemas.common import NO_NUL, After, IdPath, Limit, Skip
 from ...schemas.post import PostCreate, PostRead
 from ...schemas.user import (
+    UserBatch,
     UserCreate,
     UserDetails,
     UserPostCount,
@@ -19,6 +20,7 @@ from ...schemas.user import (
     UserWithProfileCreate,
     UserWithProfileRead,
 )
+from ...settings import BULK_MAX_USERS_CEILING, Settings
 {% if cookiecutter.use_cache %}
 from ..consistency import ReadYourWritesDep
 {% endif %}
@@ -27,9 +29,13 @@ from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 
 router = APIRouter(prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES)
 
-MAX_BULK_USERS = 1000
 SearchTerm = Annotated[str, Query(min_length=1, max_length=100, pattern=NO_NUL)]
-BulkUsers = Annotated[list[UserCreate], Body(min_length=1, max_length=MAX_BULK_USERS)]
+# The schema's bound is the largest BULK_MAX_USERS allowed; the route applies the setting.
+BulkUsers = Annotated[UserBatch, Body(min_length=1, max_length=BULK_MAX_USERS_CEILING)]
+
+
+def bulk_max_users(request: Request) -> int:
+    return cast(Settings, request.app.state.settings).bulk_max_users
 
 
 @router.post(
@@ -48,8 +54,17 @@ async def create_user(data: UserCreate, users: UserServiceDep) -> User:
     response_model=list[UserRead],
     responses=error_responses(status.HTTP_409_CONFLICT),
 )
-async def create_users(data: BulkUsers, users: UserServiceDep) -> list[User]:
-    """Create 1 to 1000 users with one INSERT statement; all or none."""
+async def create_users(
+    data: BulkUsers, users: UserServiceDep, limit: Annotated[int, Depends(bulk_max_users)]
+) -> list[User]:
+    """Create 1 to BULK_MAX_USERS (default 100) users with one INSERT statement; all or none.
+
+    A batch that repeats a username or email (ignoring case) is rejected with 422 before
+    any password is hashed; 409 when a user in it already exists.
+    """
+    if len(data) > limit:
+        message = f"List should have at most {limit} items (BULK_MAX_USERS)"
+        raise RequestValidationError([{"type": "too_long", "loc": ("body",), "msg": message}])
     return await users.create_users(data)
 
 
@@ -109,7 +124,7 @@ async def user_post_counts(
 
 {% if cookiecutter.use_cache %}
 @router.get(
-    "/{user_id}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
+    "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
 )
 async def get_user(
     user_id: IdPath,
@@ -131,7 +146,7 @@ async def get_user(
     return user
 {% else %}
 @router.get(
-    "/{user_id}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
+    "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
 )
 async def get_user(user_id: IdPath, users: UserReaderDep) -> User:
     return await users.get_user(user_id)
@@ -139,7 +154,7 @@ async def get_user(user_id: IdPath, users: UserReaderDep) -> User:
 
 
 @router.get(
-    "/{user_id}/details",
+    "/{user_id:int}/details",
     response_model=UserDetails,
     responses=error_responses(status.HTTP_404_NOT_FOUND),
 )
@@ -149,7 +164,7 @@ async def get_user_details(user_id: IdPath, users: UserReaderDep) -> User:
 
 
 @router.patch(
-    "/{user_id}",
+    "/{user_id:int}",
     response_model=UserRead,
     responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
 )
@@ -158,7 +173,7 @@ async def update_user(user_id: IdPath, data: UserUpdate, users: UserServiceDep) 
 
 
 @router.delete(
-    "/{user_id}",
+    "/{user_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(status.HTTP_404_NOT_FOUND),
 )
@@ -168,7 +183,7 @@ async def delete_user(user_id: IdPath, users: UserServiceDep) -> None:
 
 {% if cookiecutter.use_soft_delete %}
 @router.post(
-    "/{user_id}/restore",
+    "/{user_id:int}/restore",
     response_model=UserRead,
     responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
 )
@@ -179,10 +194,10 @@ async def restore_user(user_id: IdPath, users: UserServiceDep) -> User:
 
 {% endif %}
 @router.post(
-    "/{user_id}/posts",
+    "/{user_id:int}/posts",
     status_code=status.HTTP_201_CREATED,
     response_model=PostRead,
-    responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
+    responses=error_responses(status.HTTP_404_NOT_FOUND),
 )
 async def create_post(user_id: IdPath, data: PostCreate, users: UserServiceDep) -> Post:
     return await users.create_post(user_id, data)

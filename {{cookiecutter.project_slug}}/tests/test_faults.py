@@ -1,0 +1,456 @@
+"""Failures answer fast and clearly: every way the database is unreachable, statements
+that run out of time, a server that stops answering, races with a delete.
+
+Each test builds an app of its own on settings made for the fault (`fault_client`).
+Servers that misbehave on purpose are local sockets: a closed port, a fake server that
+answers the startup message with a given SQLSTATE (or never), and a proxy to the real
+server that can be frozen like a SIGSTOPped process.
+"""
+
+import asyncio
+import socket
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient, Response
+from sqlalchemy import URL, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.conftest import DatabaseServer, settings_for
+from tests.factories import user_payload
+
+SECRET = "s3cret-pw"
+# The body of the message a client sends to ask for TLS before its startup message.
+SSL_REQUEST = struct.pack("!i", 80877103)
+# Long enough for any request here on a slow machine; hanging past it is the failure.
+NO_HANG_SECONDS = 30.0
+
+
+@asynccontextmanager
+async def fault_client(settings: Settings) -> AsyncIterator[AsyncClient]:
+    """A client of a new app on `settings`; server errors come back as 500 responses."""
+    app = create_app(settings)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        yield client
+
+
+def free_port() -> int:
+    """A local port nothing listens on (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def error_response(sqlstate: str, message: str) -> bytes:
+    """A PostgreSQL protocol ErrorResponse message."""
+    fields = f"SFATAL\0VFATAL\0C{sqlstate}\0M{message}\0\0".encode()
+    return b"E" + struct.pack("!i", len(fields) + 4) + fields
+
+
+@asynccontextmanager
+async def fake_server(reply: bytes | None) -> AsyncIterator[int]:
+    """A local server that answers each startup message with `reply` and hangs up, or,
+    with None, never answers (a server that accepts but is stuck)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        (length,) = struct.unpack("!i", await reader.readexactly(4))
+        if (await reader.readexactly(length - 4)) == SSL_REQUEST:
+            writer.write(b"N")  # no TLS here; the startup message follows
+            (length,) = struct.unpack("!i", await reader.readexactly(4))
+            await reader.readexactly(length - 4)
+        if reply is None:
+            await reader.read()  # until the client gives up
+        else:
+            writer.write(reply)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        yield server.sockets[0].getsockname()[1]
+
+
+class FreezableProxy:
+    """Forwards TCP to the real server until frozen; then bytes are held back, as with a
+    SIGSTOPped server whose kernel still accepts them."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.thawed = asyncio.Event()
+        self.thawed.set()
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            await self.thawed.wait()
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self.writers += [writer, upstream_writer]
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer),
+            self._pipe(upstream_reader, writer),
+            return_exceptions=True,
+        )
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[int]:
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        try:
+            yield server.sockets[0].getsockname()[1]
+        finally:
+            self.thawed.set()
+            for writer in self.writers:
+                writer.close()
+            server.close()
+
+
+async def assert_unavailable(client: AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
+    """Reads and writes answer 503 "database unavailable", leaking no credentials."""
+    responses = [
+        await asyncio.wait_for(request, NO_HANG_SECONDS)
+        for request in (
+            client.get("/users"),
+            client.post("/users", json=user_payload()),
+        )
+    ]
+    for response in responses:
+        assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
+    assert SECRET not in caplog.text
+
+
+def on_port(database_url: URL, port: int, **settings: Any) -> Settings:
+    url = database_url.set(host="127.0.0.1", port=port, username="app", password=SECRET)
+    return settings_for(url).model_copy(update=settings)
+
+
+async def test_a_refused_connection_is_503(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with fault_client(on_port(database_url, free_port())) as client:
+        await assert_unavailable(client, caplog)
+
+
+async def test_a_server_that_never_answers_is_503_after_the_connect_timeout(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        fake_server(None) as port,
+        fault_client(on_port(database_url, port, db_connect_timeout=0.5)) as client,
+    ):
+        await assert_unavailable(client, caplog)
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        ("57P03", "the database system is starting up"),
+        ("57P03", "the database system is shutting down"),
+        ("53300", "sorry, too many clients already"),
+        ("28P01", "password authentication failed for user"),
+        ("08006", "connection failure"),
+    ],
+)
+async def test_a_server_refusing_the_login_is_503(
+    database_url: URL, caplog: pytest.LogCaptureFixture, sqlstate: str, message: str
+) -> None:
+    async with (
+        fake_server(error_response(sqlstate, message)) as port,
+        fault_client(on_port(database_url, port)) as client,
+    ):
+        await assert_unavailable(client, caplog)
+
+
+@pytest.fixture
+async def login_role(server: DatabaseServer, database_url: URL) -> AsyncIterator[str]:
+    """A role of its own on the real server, dropped afterwards."""
+    role = f"fault_{uuid4().hex[:12]}"
+    await server.execute(database_url, f"CREATE ROLE {role} LOGIN PASSWORD 'right-password'")
+    try:
+        yield role
+    finally:
+        await server.execute(database_url, f"DROP ROLE {role}")
+
+
+async def test_a_role_over_its_connection_limit_is_503(
+    server: DatabaseServer,
+    database_url: URL,
+    login_role: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await server.execute(database_url, f"ALTER ROLE {login_role} CONNECTION LIMIT 0")
+    url = database_url.set(username=login_role, password="right-password")
+
+    async with fault_client(settings_for(url)) as client:
+        await assert_unavailable(client, caplog)
+    assert "right-password" not in caplog.text
+
+
+async def asks_for_passwords(url: URL) -> bool:
+    """Whether the server rejects a wrong password (it may trust local logins)."""
+    probe = create_async_engine(url)
+    try:
+        async with probe.connect():
+            return False
+    except DBAPIError as error:
+        return getattr(error.orig, "sqlstate", None) == "28P01"
+    finally:
+        await probe.dispose()
+
+
+async def test_a_wrong_password_is_503(
+    database_url: URL, login_role: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = database_url.set(username=login_role, password=SECRET)
+    if not await asks_for_passwords(url):
+        pytest.skip("this server trusts every login; the fake-server case covers 28P01")
+
+    async with fault_client(settings_for(url)) as client:
+        await assert_unavailable(client, caplog)
+    assert login_role not in caplog.text
+
+
+async def test_an_exhausted_pool_is_503_after_the_pool_timeout(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(database_url).model_copy(
+        update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.2}
+    )
+    app = create_app(settings)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=transport, base_url="http://test") as client,
+        app.state.database.engines["primary"].connect(),
+    ):
+        response = await client.get("/users")
+        # Readiness has connections of its own: a busy pool is not a dead database.
+        ready = await client.get("/health/ready")
+
+    assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
+    assert ready.status_code == 200
+
+
+async def test_a_frozen_server_is_503_instead_of_a_hang(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert database_url.host is not None
+    proxy = FreezableProxy(database_url.host, database_url.port or 5432)
+    async with proxy.serving() as port:
+        url = database_url.set(host="127.0.0.1", port=port)
+        settings = settings_for(url).model_copy(update={"db_statement_timeout": 0.5})
+        async with fault_client(settings) as client:
+            assert (await client.get("/users")).status_code == 200
+            proxy.thawed.clear()
+
+            response = await asyncio.wait_for(client.get("/users"), NO_HANG_SECONDS)
+
+    assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
+
+
+@asynccontextmanager
+async def users_table_locked(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Another transaction holds an exclusive lock on `users` while the block runs."""
+    async with engine.connect() as connection, connection.begin():
+        await connection.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+        yield
+
+
+@pytest.mark.parametrize(
+    "timeouts",
+    [
+        {"db_statement_timeout": 0.5, "db_lock_timeout": 0},
+        {"db_statement_timeout": 20, "db_lock_timeout": 0.2},
+    ],
+    ids=["statement_timeout", "lock_timeout"],
+)
+async def test_a_statement_waiting_past_its_timeout_is_503(
+    database_url: URL, engine: AsyncEngine, timeouts: dict[str, float]
+) -> None:
+    settings = settings_for(database_url).model_copy(update=timeouts)
+    async with fault_client(settings) as client, users_table_locked(engine):
+        response = await asyncio.wait_for(client.get("/users"), NO_HANG_SECONDS)
+
+    assert (response.status_code, response.json()) == (503, {"detail": "database timeout"})
+
+
+async def test_timeouts_and_application_name_reach_the_server(database_url: URL) -> None:
+    settings = settings_for(database_url).model_copy(
+        update={
+            "db_statement_timeout": 12,
+            "db_lock_timeout": 3,
+            "db_idle_in_transaction_timeout": 45,
+        }
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        app.state.database.engines["primary"].connect() as connection,
+    ):
+        shown = await connection.execute(
+            text(
+                "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'),"
+                " current_setting('idle_in_transaction_session_timeout'),"
+                " current_setting('application_name')"
+            )
+        )
+        row = tuple(shown.one())
+
+    assert row == ("12s", "3s", "45s", "{{ cookiecutter.package_name }}:primary")
+
+
+def raises(error: Exception) -> Any:
+    async def endpoint() -> None:
+        raise error
+
+    return endpoint
+
+
+@pytest.mark.parametrize(
+    "error", [OSError("disk full"), TimeoutError("other service"), ConnectionRefusedError()]
+)
+async def test_an_os_error_outside_the_database_is_500(
+    settings: Settings, error: Exception
+) -> None:
+    app = create_app(settings)
+    app.add_api_route("/fails", raises(error))
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        response = await client.get("/fails")
+
+    assert response.status_code == 500
+
+
+async def test_a_constraint_violation_other_than_unique_is_a_500_without_details(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    await session.execute(
+        text("ALTER TABLE users ADD CONSTRAINT ck_users_test CHECK (username <> 'forbidden')")
+    )
+    payload = user_payload(username="forbidden")
+
+    response: Response = await client.post(app.url_path_for("create_user"), json=payload)
+
+    assert (response.status_code, response.json()) == (500, {"detail": "internal server error"})
+    assert "CheckViolation" in caplog.text or "23514" in caplog.text
+    assert payload["email"] not in caplog.text
+    assert "$argon2" not in caplog.text
+
+
+async def test_a_unique_violation_names_the_field(client: AsyncClient, app: FastAPI) -> None:
+    first = user_payload()
+    assert (await client.post(app.url_path_for("create_user"), json=first)).status_code == 201
+
+    same_email = await client.post(
+        app.url_path_for("create_user"), json=user_payload(email=first["email"])
+    )
+    same_name = await client.post(
+        app.url_path_for("create_user"), json=user_payload(username=first["username"])
+    )
+
+    assert (same_email.status_code, same_email.json()) == (409, {"detail": "email already exists"})
+    assert (same_name.status_code, same_name.json()) == (
+        409,
+        {"detail": "username already exists"},
+    )
+
+
+@pytest.fixture
+async def committed_user(engine: AsyncEngine) -> AsyncIterator[int]:
+    """A user committed for real (other connections see it); tables emptied afterwards."""
+    async with engine.begin() as connection:
+        user_id = await connection.scalar(
+            text(
+                "INSERT INTO users (username, email, hashed_password)"
+                " VALUES ('racer', 'racer@example.com', 'x') RETURNING id"
+            )
+        )
+    assert isinstance(user_id, int)
+    try:
+        yield user_id
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("TRUNCATE users, roles CASCADE"))
+
+
+async def wait_for_lock_wait(engine: AsyncEngine, request: asyncio.Task[Response]) -> None:
+    """Until the request waits on a row lock (or has already finished)."""
+    while not request.done():
+        async with engine.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("attach", ["post", "role"])
+async def test_nothing_attaches_to_a_user_deleted_meanwhile(
+    app: FastAPI, engine: AsyncEngine, committed_user: int, attach: str
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO roles (name) VALUES ('racing')"))
+    if attach == "post":
+        method, path, body = "POST", f"/users/{committed_user}/posts", {"title": "t", "body": "b"}
+    else:
+        method, path, body = "PUT", f"/users/{committed_user}/roles/racing", None
+    # No dependency override: the app's own sessions, real commits.
+    client = AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
+
+    async with client, engine.connect() as deleter:
+        await deleter.begin()
+        await deleter.execute(
+{% if cookiecutter.use_soft_delete %}
+            text("UPDATE users SET is_deleted = true, deleted_at = now() WHERE id = :id"),
+{% else %}
+            text("DELETE FROM users WHERE id = :id"),
+{% endif %}
+            {"id": committed_user},
+        )
+        request = asyncio.create_task(client.request(method, path, json=body))
+        await wait_for_lock_wait(engine, request)
+        await deleter.commit()
+        response = await asyncio.wait_for(request, NO_HANG_SECONDS)
+
+    assert response.status_code == 404
+    async with engine.connect() as connection:
+        attached = await connection.scalar(
+            text(
+                "SELECT (SELECT count(*) FROM posts WHERE author_id = :id)"
+                " + (SELECT count(*) FROM user_roles WHERE user_id = :id)"
+            ),
+            {"id": committed_user},
+        )
+    assert attached == 0
+
+
+async def test_bulk_max_users_is_a_setting(database_url: URL) -> None:
+    settings = settings_for(database_url).model_copy(update={"bulk_max_users": 2})
+    async with fault_client(settings) as client:
+        response = await client.post("/users/bulk", json=[user_payload() for _ in range(3)])
+
+    assert response.status_code == 422
+    assert "at most 2 items" in response.text
