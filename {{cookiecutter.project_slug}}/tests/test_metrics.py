@@ -18,7 +18,7 @@ from tests.factories import user_payload
 from tests.test_logs import uvicorn
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-USER_ROUTE = "/users/{user_id}"
+USER_ROUTE = "/users/{user_id:int}"
 
 
 def parse(text: str) -> Samples:

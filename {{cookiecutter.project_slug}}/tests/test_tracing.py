@@ -63,7 +63,7 @@ async def test_a_request_gives_a_server_span_with_database_children(
     spans = exporter.get_finished_spans()
     [server] = [span for span in spans if span.kind == SpanKind.SERVER]
     assert server.attributes is not None
-    assert server.attributes["http.route"] == "/users/{user_id}"
+    assert server.attributes["http.route"] == "/users/{user_id:int}"
     assert server.attributes["http.response.header.x_request_id"] == ("trace-1",)
     queries = [
         span
