@@ -64,7 +64,7 @@ async def names(session, **options):
 
 async def main() -> None:
     settings = get_settings()
-    engine = create_engine(settings.primary_url, settings)
+    engine = create_engine(settings.primary_url, settings, role="primary")
     async with AsyncSession(engine, expire_on_commit=False) as session:
         users = list(await session.scalars(select(User).order_by(User.id)))
         print(*[(user.username, user.is_deleted) for user in users], sep=";")
