@@ -55,7 +55,7 @@ FEATURE_PATHS: dict[str, list[str]] = {
     ],
     "use_metrics": ["{package_name}/metrics.py", "tests/test_metrics.py"],
     "use_tracing": ["{package_name}/tracing.py", "tests/test_tracing.py"],
-    "use_docker": ["compose.yaml"],
+    "use_docker": ["compose.yaml", "Dockerfile", ".dockerignore"],
     "use_github_actions": [".github"],
 }
 
