@@ -341,6 +341,17 @@ def test_workflow_passes_zizmor(bake: Bake, switches: Switches) -> None:
     assert json.loads(result.stdout) == []
 
 
+# The Dockerfile depends on use_docker (on by default) and python_version only.
+@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+def test_dockerfile_passes_hadolint(cookies: Any, python_version: str) -> None:
+    result = cookies.bake(extra_context={"python_version": python_version})
+    assert result.exit_code == 0, result.exception
+    hadolint = Path(sys.executable).with_name("hadolint")
+    linted = run([str(hadolint), "--format", "json", "Dockerfile"], result.project_path)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert json.loads(linted.stdout) == []
+
+
 @pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
 def test_requires_python_follows_python_version(cookies: Any, python_version: str) -> None:
     result = cookies.bake(extra_context={"python_version": python_version})
