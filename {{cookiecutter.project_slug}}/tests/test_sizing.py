@@ -11,7 +11,7 @@ DEFAULT_MAX_CONNECTIONS = 100
 SUPERUSER_RESERVED_CONNECTIONS = 3
 COMPOSE = Path(__file__).resolve().parent.parent / "compose.yaml"
 # The engines each worker opens a pool on.
-ROLES = (
+ROLES = [
     "primary",
 {% if cookiecutter.use_replica %}
     "replica",
@@ -19,7 +19,7 @@ ROLES = (
 {% if cookiecutter.use_analytics_db %}
     "analytics",
 {% endif %}
-)
+]
 
 
 def max_connections() -> int:
@@ -47,4 +47,3 @@ def test_two_workers_with_the_default_pool_fit_under_max_connections() -> None:
     )
     # Non-superusers cannot use the reserved slots; the rest leaves room for psql.
     assert WORKERS * per_worker < max_connections() - SUPERUSER_RESERVED_CONNECTIONS
-
