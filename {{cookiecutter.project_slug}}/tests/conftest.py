@@ -5,13 +5,18 @@ with Alembic once, and drop it at the end. Each test runs inside a transaction t
 rolled back afterwards; the code under test commits to savepoints inside it.
 """
 
+import asyncio
 import dataclasses
+import os
+import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -260,3 +265,59 @@ async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClie
 @pytest.fixture(scope="session")
 def hasher(settings: Settings) -> PasswordHasher:
     return PasswordHasher.from_settings(settings)
+
+
+# How long a uvicorn subprocess may take to answer /health.
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def uvicorn(
+    url: URL, stderr: Path | None = None, *args: str, env: dict[str, str] | None = None
+) -> AsyncIterator[str]:
+    """uvicorn serving the app on `url` in a subprocess (its stderr to a file when given),
+    until the block ends; yields its base URL."""
+    port = free_port()
+    environment = os.environ | (env or {})
+    environment |= {
+        "DATABASE_URL": url.render_as_string(hide_password=False),
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_COST": "1024",
+    }
+    with (stderr or Path(os.devnull)).open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "{{ cookiecutter.package_name }}.main:app",
+            "--port",
+            str(port),
+            *args,
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as client:
+            for _ in range(STARTUP_SECONDS * 10):
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("uvicorn did not start")
+        yield base
+    finally:
+        process.terminate()
+        await process.wait()

@@ -9,8 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import uuid4
 
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import URL
+from sqlalchemy import URL, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -62,3 +65,33 @@ async def serving(app: FastAPI) -> AsyncIterator[FastAPI]:
     async with app.router.lifespan_context(app):
         await checked(app.state.database)
         yield app
+
+
+# Longest wait for a standby to replay something (the lagging one waits seconds a commit).
+REPLAY_SECONDS = 30
+
+
+async def replayed(standby: URL, position: int) -> None:
+    """Wait until `standby` has replayed the primary's WAL up to `position`."""
+    engine = create_async_engine(standby)
+    query = text("SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::int8")
+    try:
+        for _ in range(REPLAY_SECONDS * 20):
+            try:
+                async with engine.connect() as connection:
+                    if (await connection.scalar(query) or 0) >= position:
+                        return
+            except DBAPIError:  # the database may not have reached the standby yet
+                pass
+            await asyncio.sleep(0.05)
+        pytest.fail(f"the standby did not replay up to {position}")
+    finally:
+        await engine.dispose()
+
+
+async def caught_up(server: DatabaseServer, primary: URL, standby: URL) -> None:
+    """Wait until `standby` has replayed everything `primary` has written so far."""
+    position = await server.scalar(
+        primary, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8"
+    )
+    await replayed(standby, position)

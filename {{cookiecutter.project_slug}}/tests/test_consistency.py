@@ -18,43 +18,22 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 from pydantic import SecretStr
-from sqlalchemy import URL, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import URL
 
 from {{ cookiecutter.package_name }}.db.consistency import TOKEN_HEADER, parse_position
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import user_payload
-from tests.stand_ins import serving
+from tests.stand_ins import caught_up, replayed, serving
 
 PRIMARY = os.environ.get("STREAMING_PRIMARY_URL")
 LAGGING = os.environ.get("STREAMING_LAGGING_REPLICA_URL")
-# Longest wait for the standby to replay something (its delay is a few seconds).
-REPLAY_SECONDS = 30
 
 pytestmark = pytest.mark.skipif(
     not (PRIMARY and LAGGING),
     reason="set STREAMING_PRIMARY_URL and STREAMING_LAGGING_REPLICA_URL to test a lagging standby",
 )
-
-
-async def replayed(standby: URL, position: int) -> None:
-    """Wait until `standby` has replayed the primary's WAL up to `position`."""
-    engine = create_async_engine(standby)
-    query = text("SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::int8")
-    try:
-        for _ in range(REPLAY_SECONDS * 20):
-            try:
-                async with engine.connect() as connection:
-                    if (await connection.scalar(query) or 0) >= position:
-                        return
-            except Exception:  # the database may not have reached the standby yet
-                pass
-            await asyncio.sleep(0.05)
-        pytest.fail(f"the standby did not replay up to {position}")
-    finally:
-        await engine.dispose()
 
 
 async def replayed_token(standby: URL, response: Response) -> None:
@@ -69,10 +48,7 @@ async def urls() -> AsyncIterator[tuple[URL, URL]]:
     try:
         async with server.migrated_database("lagging_{{ cookiecutter.package_name }}") as primary:
             standby = to_async_url(LAGGING).set(database=primary.database)
-            position = await server.scalar(
-                primary, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8"
-            )
-            await replayed(standby, position)
+            await caught_up(server, primary, standby)
             yield primary, standby
     finally:
         await server.close()

@@ -3,11 +3,7 @@
 import asyncio
 import io
 import json
-import os
-import socket
-import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -26,65 +22,13 @@ from {{ cookiecutter.package_name }}.logs import (
     read_log_settings,
 )
 from {{ cookiecutter.package_name }}.main import create_app
-from tests.conftest import PROJECT_ROOT, DatabaseServer, settings_for
+from tests.conftest import DatabaseServer, free_port, settings_for, uvicorn
 from tests.factories import PASSWORD, user_payload
 
 # Loggers of the app's own modules start with this.
 APP_LOGGERS = "{{ cookiecutter.package_name }}."
-STARTUP_SECONDS = 30
 # Lines of a request are written by the server shortly after its response.
 SETTLE_SECONDS = 5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def uvicorn(
-    url: URL, stderr: Path, *args: str, env: dict[str, str] | None = None
-) -> AsyncIterator[str]:
-    """uvicorn serving the app on `url`, writing its stderr to a file, until the block ends."""
-    port = free_port()
-    environment = os.environ | (env or {})
-    environment |= {
-        "DATABASE_URL": url.render_as_string(hide_password=False),
-        "PASSWORD_HASH_TIME_COST": "1",
-        "PASSWORD_HASH_MEMORY_COST": "1024",
-    }
-    with stderr.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "{{ cookiecutter.package_name }}.main:app",
-            "--port",
-            str(port),
-            *args,
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(STARTUP_SECONDS * 10):
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail("uvicorn did not start")
-        yield base
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

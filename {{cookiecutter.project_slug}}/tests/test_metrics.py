@@ -13,9 +13,8 @@ from sqlalchemy import URL
 
 from {{ cookiecutter.package_name }} import telemetry
 from {{ cookiecutter.package_name }}.main import create_app
-from tests.conftest import DatabaseServer, settings_for
+from tests.conftest import DatabaseServer, settings_for, uvicorn
 from tests.factories import user_payload
-from tests.test_logs import uvicorn
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 USER_ROUTE = "/users/{user_id:int}"

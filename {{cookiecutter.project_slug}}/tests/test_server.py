@@ -1,75 +1,21 @@
 """The contract over real HTTP: uvicorn serving the app on a database of its own."""
 
-import asyncio
-import os
-import socket
-import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from sqlalchemy import URL
 
-from tests.conftest import PROJECT_ROOT, DatabaseServer
+from tests.conftest import DatabaseServer, uvicorn
 from tests.factories import user_payload
-
-STARTUP_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 async def base_url(server: DatabaseServer) -> AsyncIterator[str]:
     async with (
         server.migrated_database("server_{{ cookiecutter.package_name }}") as url,
-        serving(url) as base,
+        uvicorn(url) as base,
     ):
         yield base
-
-
-@asynccontextmanager
-async def serving(url: URL) -> AsyncIterator[str]:
-    """uvicorn serving the app on `url` in a subprocess, until the block ends."""
-    port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": url.render_as_string(hide_password=False),
-        "PASSWORD_HASH_TIME_COST": "1",
-        "PASSWORD_HASH_MEMORY_COST": "1024",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "{{ cookiecutter.package_name }}.main:app",
-        "--port",
-        str(port),
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(STARTUP_SECONDS * 10):
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail("uvicorn did not start")
-        yield base
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 async def test_every_contract_row_over_http(base_url: str) -> None:

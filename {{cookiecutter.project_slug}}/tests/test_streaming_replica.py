@@ -15,38 +15,20 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import URL, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import user_payload
-from tests.stand_ins import running, serving
+from tests.stand_ins import REPLAY_SECONDS, caught_up, running, serving
 
 PRIMARY = os.environ.get("STREAMING_PRIMARY_URL")
 REPLICA = os.environ.get("STREAMING_REPLICA_URL")
-REPLAY_SECONDS = 15
 
 pytestmark = pytest.mark.skipif(
     not (PRIMARY and REPLICA),
     reason="set STREAMING_PRIMARY_URL and STREAMING_REPLICA_URL to test a real replica",
 )
-
-
-async def replayed(url: URL) -> None:
-    """Wait until the standby has replayed the migrated database."""
-    engine = create_async_engine(url)
-    try:
-        for _ in range(REPLAY_SECONDS * 10):
-            try:
-                async with engine.connect() as connection:
-                    await connection.execute(text("SELECT version_num FROM alembic_version"))
-                return
-            except DBAPIError:
-                await asyncio.sleep(0.1)
-        pytest.fail("the standby did not replay the test database")
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +39,7 @@ async def urls() -> AsyncIterator[tuple[URL, URL]]:
     try:
         async with server.migrated_database("stream_{{ cookiecutter.package_name }}") as primary:
             replica = to_async_url(REPLICA).set(database=primary.database)
-            await replayed(replica)
+            await caught_up(server, primary, replica)
             yield primary, replica
     finally:
         await server.close()

@@ -21,8 +21,8 @@ from {{ cookiecutter.package_name }}.logs import (
 )
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.tracing import ROLE_ATTRIBUTE, add_trace_ids
-from tests.conftest import settings_for
-from tests.test_logs import APP_LOGGERS, free_port, json_lines
+from tests.conftest import free_port, settings_for
+from tests.test_logs import APP_LOGGERS, json_lines
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
-"""The Redis client: made in the lifespan (no connection yet), closed at shutdown."""
+"""The Redis clients: made without connecting, closed at shutdown."""
+
+from typing import Any
 
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
@@ -10,15 +12,19 @@ from redis.retry import Retry as SyncRetry
 from ..settings import Settings
 
 
+def _options(settings: Settings) -> dict[str, Any]:
+    # Short timeouts: a cache that is down must cost little, not seconds.
+    timeout = settings.redis_timeout_seconds
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+
+
+# One immediate retry on a dropped connection only: after a Redis restart every pooled
+# connection is stale once, and that must not count as an outage.
 def create_redis(settings: Settings) -> Redis:
-    # Short timeouts: a cache that is down must cost little, not seconds. One immediate
-    # retry on a dropped connection only: after a Redis restart every pooled connection
-    # is stale once, and that must not count as an outage.
     return Redis.from_url(
         settings.redis_url.get_secret_value(),
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        **_options(settings),
     )
 
 
@@ -26,7 +32,6 @@ def create_sync_redis(settings: Settings) -> SyncRedis:
     """The same client for synchronous code (scripts and jobs)."""
     return SyncRedis.from_url(
         settings.redis_url.get_secret_value(),
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
         retry=SyncRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        **_options(settings),
     )

@@ -15,17 +15,22 @@ then this process neither reads nor fills those keys.
 import asyncio
 import logging
 import time
-from typing import cast
+from typing import Self, cast
 
 from pydantic import ValidationError
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from .. import telemetry
-from ..db.consistency import ANY_TABLE, Changes
+from ..db.consistency import ANY_TABLE, WRITE_POSITION_SQL, Changes, take_committed
 from ..models import User
 from ..schemas.user import UserRead
+from ..settings import Settings
+from .client import create_sync_redis
 
 logger = logging.getLogger(__name__)
 
@@ -204,13 +209,37 @@ class UserCache:
 
 
 class SyncUserInvalidation:
-    """`UserCache.invalidate` for synchronous code: `SyncDatabase` calls it after commits."""
+    """`UserCache.invalidate` for synchronous code: `SyncDatabase` calls `after_commit`."""
 
-    def __init__(self, redis: SyncRedis, *, ttl_seconds: int, prefix: str) -> None:
+    def __init__(self, redis: SyncRedis, primary: Engine, *, ttl_seconds: int, prefix: str) -> None:
         self.redis = redis
+        self.primary = primary
         self.ttl_ms = ttl_seconds * 1000
         self.prefix = prefix
         self._invalidate = redis.register_script(_INVALIDATE)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, primary: Engine) -> Self:
+        return cls(
+            create_sync_redis(settings),
+            primary,
+            ttl_seconds=settings.cache_ttl_seconds,
+            prefix=settings.cache_key_prefix,
+        )
+
+    def after_commit(self, session: Session) -> None:
+        """Tombstone what `session` committed, as of the primary's position after it."""
+        changes = take_committed(session)
+        if changes is None:
+            return
+        position: int | None
+        try:
+            with self.primary.connect() as connection:
+                position = connection.exec_driver_sql(WRITE_POSITION_SQL).scalar()
+        except (SQLAlchemyError, OSError) as error:
+            logger.warning("position after commit unknown: %s", type(error).__name__)
+            position = None
+        self(changes, position)
 
     def __call__(self, changes: Changes, position: int | None) -> None:
         keys = keys_for(self.prefix, changes)

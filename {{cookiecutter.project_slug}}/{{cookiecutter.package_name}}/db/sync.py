@@ -8,32 +8,19 @@ Request handlers use the async sessions; this is for code that is not async:
     database.dispose()
 """
 
-{% if cookiecutter.use_cache %}
-import logging
-{% endif %}
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Self
 
 from sqlalchemy import URL, Engine, create_engine
-{% if cookiecutter.use_cache %}
-from sqlalchemy.exc import SQLAlchemyError
-{% endif %}
 from sqlalchemy.orm import Session, sessionmaker
 
 {% if cookiecutter.use_cache %}
-from ..cache import SyncUserInvalidation, create_sync_redis
+from ..cache import SyncUserInvalidation
 {% endif %}
 from ..settings import Settings
-{% if cookiecutter.use_cache %}
-from .consistency import WRITE_POSITION_SQL, take_committed
-{% endif %}
 from .engine import pool_options
 
-{% if cookiecutter.use_cache %}
-logger = logging.getLogger(__name__)
-
-{% endif %}
 SYNC_DRIVER = "postgresql+psycopg"
 
 
@@ -52,19 +39,13 @@ def sync_connect_args(settings: Settings) -> dict[str, Any]:
 
 
 class SyncDatabase:
-{% if cookiecutter.use_cache %}
-    """Sessions on the primary; after each commit, the cache entries it made stale are
-    invalidated (as for the app's requests)."""
-
-    def __init__(self, engine: Engine, invalidation: SyncUserInvalidation | None = None) -> None:
-        self.engine = engine
-        self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
-        self.invalidation = invalidation
-{% else %}
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
-{% endif %}
+        # Called with each session once it committed (the cache drops what it changed).
+        self.after_commit: list[Callable[[Session], None]] = []
+        # Called at dispose, for what the after-commit hooks hold open.
+        self.closers: list[Callable[[], None]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -72,12 +53,11 @@ class SyncDatabase:
             sync_url(settings), connect_args=sync_connect_args(settings), **pool_options(settings)
         )
 {% if cookiecutter.use_cache %}
-        invalidation = SyncUserInvalidation(
-            create_sync_redis(settings),
-            ttl_seconds=settings.cache_ttl_seconds,
-            prefix=settings.cache_key_prefix,
-        )
-        return cls(engine, invalidation)
+        database = cls(engine)
+        invalidation = SyncUserInvalidation.from_settings(settings, engine)
+        database.after_commit.append(invalidation.after_commit)
+        database.closers.append(invalidation.close)
+        return database
 {% else %}
         return cls(engine)
 {% endif %}
@@ -87,26 +67,10 @@ class SyncDatabase:
         """One unit of work: commit when the block succeeds, roll back if it raises."""
         with self.sessionmaker.begin() as session:
             yield session
-{% if cookiecutter.use_cache %}
-        self._publish(session)
-
-    def _publish(self, session: Session) -> None:
-        changes = take_committed(session)
-        if changes is None or self.invalidation is None:
-            return
-        position: int | None
-        try:
-            with self.engine.connect() as connection:
-                position = connection.exec_driver_sql(WRITE_POSITION_SQL).scalar()
-        except (SQLAlchemyError, OSError) as error:
-            logger.warning("position after commit unknown: %s", type(error).__name__)
-            position = None
-        self.invalidation(changes, position)
-{% endif %}
+        for hook in self.after_commit:
+            hook(session)
 
     def dispose(self) -> None:
-{% if cookiecutter.use_cache %}
-        if self.invalidation is not None:
-            self.invalidation.close()
-{% endif %}
+        for close in self.closers:
+            close()
         self.engine.dispose()
