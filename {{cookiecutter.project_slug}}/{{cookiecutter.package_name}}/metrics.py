@@ -9,6 +9,8 @@ the server starts: each worker then writes its values there and whichever worker
 
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 from prometheus_client import (
@@ -28,6 +30,8 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import telemetry
+from .db.session import Database
+from .feature import Feature
 from .settings import Settings
 
 _POOL = "db_client_connection_pool_name"
@@ -201,3 +205,16 @@ def forget_worker() -> None:
     """Drop this process's gauges from the sum when it stops (several workers)."""
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+@asynccontextmanager
+async def serve(_app: FastAPI, database: Database, settings: Settings) -> AsyncIterator[None]:
+    """While the app serves: meter its pools; at shutdown, forget this worker."""
+    meter_pools(database.engines, settings)
+    try:
+        yield
+    finally:
+        forget_worker()
+
+
+FEATURE = Feature("metrics", install=instrument_app, serve=serve)

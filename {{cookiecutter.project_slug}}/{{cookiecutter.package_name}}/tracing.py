@@ -7,7 +7,8 @@ beforehand (the tests', or `opentelemetry-instrument`'s) is used as it is.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from opentelemetry import trace
@@ -24,7 +25,10 @@ from sqlalchemy.engine import Connection, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.typing import EventDict, WrappedLogger
 
+from .db.session import Database
+from .feature import Feature
 from .logs import REQUEST_ID_HEADER
+from .settings import Settings
 
 ROLE_ATTRIBUTE = "db.client.role"
 _ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -102,3 +106,13 @@ def add_trace_ids(_logger: WrappedLogger, _method: str, event_dict: EventDict) -
         event_dict["trace_id"] = format(context.trace_id, "032x")
         event_dict["span_id"] = format(context.span_id, "016x")
     return event_dict
+
+
+@asynccontextmanager
+async def serve(_app: FastAPI, database: Database, _settings: Settings) -> AsyncIterator[None]:
+    """While the app serves: a span per statement on its engines."""
+    instrument_engines(database.engines)
+    yield
+
+
+FEATURE = Feature("tracing", install=instrument_app, serve=serve, log_processors=[add_trace_ids])

@@ -3,7 +3,7 @@ goes out, after a request's commits, through a middleware."""
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, FastAPI, Header, Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,6 +14,7 @@ from ..db.consistency import (
     format_position,
     parse_position,
 )
+from ..feature import Feature
 
 # Where the request's `ReadYourWrites` lives in `request.state`.
 _STATE_KEY = "read_your_writes"
@@ -61,3 +62,11 @@ class ConsistencyTokenMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_token)
+
+
+def install(app: FastAPI) -> None:
+    """Send each request's token back in `X-Consistency-Token` once it committed."""
+    app.add_middleware(ConsistencyTokenMiddleware)
+
+
+FEATURE = Feature("consistency tokens", install=install)

@@ -93,10 +93,11 @@ class Database:
             report_sessions=sessionmaker,
         )
 {% endif %}
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
 
     def start(self) -> None:
-        """Start checking the standbys in the background (inside the running event loop)."""
+        """Start the background work, inside the running event loop: checking the standbys
+        when there are any."""
+{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
         self.standbys.start()
 {% endif %}
 {% if cookiecutter.use_replica or cookiecutter.use_cache %}

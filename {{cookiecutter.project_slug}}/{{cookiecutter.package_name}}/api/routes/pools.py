@@ -1,9 +1,14 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import cast
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
-from ...db.monitoring import PoolMonitor
+from ...db.monitoring import PoolMonitor, monitor_pools
+from ...db.session import Database
+from ...feature import Feature
+from ...settings import Settings
 
 router = APIRouter(tags=["health"])
 
@@ -28,3 +33,17 @@ async def pool_statistics(request: Request) -> dict[str, PoolStatistics]:
         name: PoolStatistics.model_validate(monitor.statistics())
         for name, monitor in monitors.items()
     }
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+
+
+@asynccontextmanager
+async def serve(app: FastAPI, database: Database, _settings: Settings) -> AsyncIterator[None]:
+    """While the app serves: count each engine's pool events."""
+    app.state.pool_monitors = monitor_pools(database.engines)
+    yield
+
+
+FEATURE = Feature("pool monitoring", install=install, serve=serve)

@@ -1,0 +1,31 @@
+"""The user cache's life in a running app: created at startup, told about every
+request's commits, closed at shutdown."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ..db.session import Database
+from ..feature import Feature
+from ..settings import Settings
+from .client import create_redis
+from .users import UserCache
+
+
+@asynccontextmanager
+async def serve(app: FastAPI, database: Database, settings: Settings) -> AsyncIterator[None]:
+    user_cache = UserCache(
+        create_redis(settings),
+        ttl_seconds=settings.cache_ttl_seconds,
+        prefix=settings.cache_key_prefix,
+    )
+    database.commit_listeners.append(user_cache.invalidate)
+    app.state.user_cache = user_cache
+    try:
+        yield
+    finally:
+        await user_cache.close()
+
+
+FEATURE = Feature("user cache", serve=serve)
