@@ -189,8 +189,8 @@ STEPS = [
     ("alembic", "check"),
     ("pytest", "-q", "-rs"),
 ]
-# Skips that a run with the streaming servers must not have.
-MUST_NOT_SKIP = ("STREAMING_", "redis-server")
+# Skips that a run with the streaming servers (CI: .ci/run installs pgbouncer) must not have.
+MUST_NOT_SKIP = ("STREAMING_", "redis-server", "pgbouncer")
 
 
 def test_steps(project: Project) -> None:

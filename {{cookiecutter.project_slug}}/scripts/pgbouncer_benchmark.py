@@ -8,8 +8,9 @@ NullPool (a new connection to PgBouncer per transaction), side by side.
 DATABASE_URL names a migrated database through PgBouncer. Each round runs every variant
 for S seconds with C concurrent tasks, one after the other in rotating order (so a noisy
 machine affects all alike); a task's unit is what `GET /users/{id}` does: a transaction
-with one SELECT by primary key. Prints transactions per second per round, medians, and
-each variant's ratio to the pooled engine, with errors counted by type.
+with one SELECT by primary key. Prints transactions per second per round, then medians of
+throughput and of this process's CPU time per transaction (steadier on a shared machine),
+each with its ratio to the pooled engine, and errors counted by type.
 `--statement-cache` adds the pooled engine with asyncpg's prepared-statement cache on,
 which only PgBouncer 1.21+ with `max_prepared_statements` set supports.
 """
@@ -48,12 +49,16 @@ def engines(settings: Settings, statement_cache: bool) -> dict[str, AsyncEngine]
     return variants
 
 
-async def load(engine: AsyncEngine, seconds: float, concurrency: int) -> tuple[int, Counter[str]]:
-    """Transactions completed in `seconds` by `concurrency` tasks, and errors by type."""
+async def load(
+    engine: AsyncEngine, seconds: float, concurrency: int
+) -> tuple[int, float, Counter[str]]:
+    """Transactions completed in `seconds` by `concurrency` tasks, the CPU seconds this
+    process spent on them, and errors by type."""
     sessions = create_sessionmaker(engine)
     ids = count(1)
     errors: Counter[str] = Counter()
     done = 0
+    cpu = time.process_time()
     deadline = time.perf_counter() + seconds
 
     async def task() -> None:
@@ -67,7 +72,7 @@ async def load(engine: AsyncEngine, seconds: float, concurrency: int) -> tuple[i
                 errors[type(error).__name__] += 1
 
     await asyncio.gather(*(task() for _ in range(concurrency)))
-    return done, errors
+    return done, time.process_time() - cpu, errors
 
 
 async def run(rounds: int, seconds: float, concurrency: int, statement_cache: bool) -> None:
@@ -76,6 +81,7 @@ async def run(rounds: int, seconds: float, concurrency: int, statement_cache: bo
         raise SystemExit("pgbouncer_benchmark: set DB_PGBOUNCER=true, DATABASE_URL to PgBouncer")
     variants = engines(settings, statement_cache)
     rates: dict[str, list[float]] = {name: [] for name in variants}
+    cpu_per_transaction: dict[str, list[float]] = {name: [] for name in variants}
     errors: dict[str, Counter[str]] = {name: Counter() for name in variants}
     names = list(variants)
     try:
@@ -84,8 +90,9 @@ async def run(rounds: int, seconds: float, concurrency: int, statement_cache: bo
         for round_number in range(rounds):
             order = names[round_number % len(names) :] + names[: round_number % len(names)]
             for name in order:
-                done, failed = await load(variants[name], seconds, concurrency)
+                done, cpu, failed = await load(variants[name], seconds, concurrency)
                 rates[name].append(done / seconds)
+                cpu_per_transaction[name].append(cpu / max(done, 1))
                 errors[name] += failed
             print(
                 f"round {round_number + 1}: "
@@ -96,11 +103,16 @@ async def run(rounds: int, seconds: float, concurrency: int, statement_cache: bo
         for engine in variants.values():
             await engine.dispose()
     base = statistics.median(rates["pooled"])
-    print(f"transactions per second, median of {rounds} rounds, {concurrency} concurrent:")
+    base_cpu = statistics.median(cpu_per_transaction["pooled"])
+    print(f"medians of {rounds} rounds, {concurrency} concurrent (ratios to pooled):")
     for name in names:
-        median = statistics.median(rates[name])
+        rate = statistics.median(rates[name])
+        cpu = statistics.median(cpu_per_transaction[name])
         kinds = ", ".join(f"{kind} x{n}" for kind, n in errors[name].items()) or "none"
-        print(f"  {name:<24} {median:8.0f}/s  ratio to pooled {median / base:.2f}  errors: {kinds}")
+        print(
+            f"  {name:<24} {rate:6.0f} tx/s ({rate / base:.2f})"
+            f"  {cpu * 1000:5.2f} ms CPU/tx ({cpu / base_cpu:.2f})  errors: {kinds}"
+        )
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ skip).
 
 import asyncio
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -120,3 +121,22 @@ async def burst(base_url: str) -> Counter[int]:
 
         await asyncio.gather(*(client() for _ in range(BURST_CONCURRENCY)))
     return statuses
+
+
+async def test_the_pool_benchmark_runs_through_pgbouncer(deployment: Deployment) -> None:
+    # Its numbers are for people (README, "Running in production"); it reads, never writes.
+    env = {"DATABASE_URL": render(deployment.bouncer.url("primary")), "DB_PGBOUNCER": "true"}
+    command = [sys.executable, "-m", "scripts.pgbouncer_benchmark", "--rounds", "1"]
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "--seconds", "0.2", "--concurrency", "2"],
+        cwd=PROJECT_ROOT,
+        env=process_environment(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("errors: none") == 2, result.stdout
