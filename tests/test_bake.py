@@ -24,6 +24,7 @@ from typing import Any
 
 import pexpect
 import pytest
+import yaml
 
 from hooks.post_gen_project import FEATURE_PATHS, feature_paths, paths_to_remove
 from hooks.pre_gen_project import PYTHON_VERSIONS, SWITCHES
@@ -350,6 +351,31 @@ def test_dockerfile_passes_hadolint(cookies: Any, python_version: str) -> None:
     linted = run([str(hadolint), "--format", "json", "Dockerfile"], result.project_path)
     assert linted.returncode == 0, linted.stdout + linted.stderr
     assert json.loads(linted.stdout) == []
+
+
+def test_the_image_runs_the_entry_scripts_the_tests_run(cookies: Any) -> None:
+    """The image serves and migrates with scripts/serve and scripts/migrate, which the
+    generated tests start the service and migrate with (behind PgBouncer, 2 workers)."""
+    result = cookies.bake(extra_context={"use_replica": True})
+    assert result.exit_code == 0, result.exception
+    project: Path = result.project_path
+    for name in ("serve", "migrate"):
+        assert os.access(project / "scripts" / name, os.X_OK), name
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+    assert "COPY scripts/serve scripts/migrate ./scripts/" in dockerfile
+    assert dockerfile.rstrip().endswith('CMD ["/app/scripts/serve"]')
+    ignored = (project / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert {"scripts/*", "!scripts/serve", "!scripts/migrate"} <= set(ignored)
+    services = yaml.safe_load((project / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    assert services["migrate"]["command"] == ["/app/scripts/migrate"]
+    environment = services["app"]["environment"]
+    assert environment["DB_PGBOUNCER"] == "true"
+    assert "@pgbouncer:" in environment["DATABASE_URL"]
+    assert "@postgres:" in environment["MIGRATION_DATABASE_URL"]
+    assert services["pgbouncer"]["environment"]["POOL_MODE"] == "transaction"
+    tests = project / "tests"
+    assert '"scripts" / "serve"' in (tests / "conftest.py").read_text(encoding="utf-8")
+    assert '"scripts" / "migrate"' in (tests / "test_pgbouncer.py").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("python_version", PYTHON_VERSIONS)

@@ -4,7 +4,8 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), Redis on 127.0.0
 for the project's own tests, and network access to the package index. ruff and
 mypy --strict run on every combination in test_bake.py, so they are not repeated here.
 The STREAMING_* variables of .ci/streaming-replica reach the projects' tests through
-the environment.
+the environment; their tests/test_pgbouncer.py needs the `pgbouncer` program (.ci/run
+installs it).
 """
 
 import itertools
@@ -189,8 +190,8 @@ STEPS = [
     ("alembic", "check"),
     ("pytest", "-q", "-rs"),
 ]
-# Skips that a run with the streaming servers must not have.
-MUST_NOT_SKIP = ("STREAMING_", "redis-server")
+# Skips that a run with the streaming servers (CI: .ci/run installs pgbouncer) must not have.
+MUST_NOT_SKIP = ("STREAMING_", "redis-server", "pgbouncer")
 
 
 def test_steps(project: Project) -> None:

@@ -278,29 +278,33 @@ def free_port() -> int:
         return port
 
 
+def process_environment(env: dict[str, str]) -> dict[str, str]:
+    """This environment with `env` on top, for the project's scripts: this interpreter's
+    directory (the virtualenv's, with uvicorn and alembic) first on PATH."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return os.environ | env | {"PATH": path}
+
+
 @asynccontextmanager
 async def uvicorn(
     url: URL, stderr: Path | None = None, *args: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[str]:
     """uvicorn serving the app on `url` in a subprocess (its stderr to a file when given),
-    until the block ends; yields its base URL."""
+    started by scripts/serve as the image starts it, with `args` for uvicorn, until the
+    block ends; yields its base URL."""
     port = free_port()
-    environment = os.environ | (env or {})
+    environment = process_environment(env or {})
     environment |= {
         "DATABASE_URL": url.render_as_string(hide_password=False),
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_MEMORY_COST": "1024",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
     }
     with (stderr or Path(os.devnull)).open("wb") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "{{ cookiecutter.package_name }}.main:app",
-            "--port",
-            str(port),
+            PROJECT_ROOT / "scripts" / "serve",
             *args,
-            cwd=PROJECT_ROOT,
             env=environment,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=log,

@@ -149,6 +149,9 @@ async def test_reported_events_are_counted(client: AsyncClient) -> None:
 async def test_two_workers_report_one_sum(server: DatabaseServer, tmp_path: Path) -> None:
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
+    # A previous run's file: scripts/serve removes it, or its counts would add up.
+    stale = metrics_dir / "counter_1.db"
+    stale.write_bytes(b"stale")
     env = {
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "DB_POOL_SIZE": "3",
@@ -159,6 +162,7 @@ async def test_two_workers_report_one_sum(server: DatabaseServer, tmp_path: Path
         server.migrated_database("metrics_{{ cookiecutter.package_name }}") as url,
         uvicorn(url, tmp_path / "stderr.log", "--workers", "2", env=env) as base,
     ):
+        assert not stale.exists()
         # A new connection each time, so both workers take some of the requests.
         while sent < 200 and len(list(metrics_dir.glob("histogram_*.db"))) < 2:
             async with httpx.AsyncClient(base_url=base) as http:
