@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from .api.consistency import ConsistencyTokenMiddleware
 {% endif %}
 from .api.errors import install_error_handlers
+from .api.openapi import install_openapi
 from .api.routes import health, {% if cookiecutter.use_pool_monitoring %}pools, {% endif %}roles, users
 {% if cookiecutter.use_cache %}
 from .cache import UserCache, create_redis
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
     install_error_handlers(app)
+    install_openapi(app, settings)
 {% if cookiecutter.use_replica or cookiecutter.use_cache %}
     app.add_middleware(ConsistencyTokenMiddleware)
 {% endif %}

@@ -66,7 +66,8 @@ async def test_error_responses_have_a_detail_and_a_code(client: AsyncClient) -> 
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
-                if status >= "400" and "content" in response:
+                # A failing health check answers with its report, not an error body.
+                if status >= "400" and not path.startswith("/health"):
                     schema = response["content"]["application/json"]["schema"]["$ref"]
                     expected = "ValidationErrorResponse" if status == "422" else "ErrorResponse"
                     assert schema.endswith(expected), (method, path, status)
@@ -110,7 +111,9 @@ async def test_emails_document_the_domains_they_refuse(client: AsyncClient, app:
 
     for email in ("a@b.test", "a@mail.LOCAL", "a@localhost", "a@x.onion", "a@in-addr.arpa"):
         assert re.search(refused, email), email
-        response = await client.post(app.url_path_for("create_user"), json=user_payload(email=email))
+        response = await client.post(
+            app.url_path_for("create_user"), json=user_payload(email=email)
+        )
         assert response.status_code == 422, email
     assert not re.search(refused, "someone@example.com")
     assert not re.search(refused, "someone@test.example.com")

@@ -20,7 +20,8 @@ async def test_create_post_points_at_it(
     )
 
     assert created.status_code == 201
-    post_path = app.url_path_for("get_post", user_id=str(user.id), post_id=str(created.json()["id"]))
+    post_id = str(created.json()["id"])
+    post_path = app.url_path_for("get_post", user_id=str(user.id), post_id=post_id)
     assert created.headers["location"].endswith(post_path)
     fetched = await client.get(created.headers["location"])
     assert fetched.status_code == 200
@@ -90,14 +91,10 @@ async def test_posts_of_a_missing_user_is_404(client: AsyncClient, app: FastAPI)
     assert (response.status_code, response.json()["code"]) == (404, "user_not_found")
 
 
-@pytest.mark.parametrize(
-    "params", [{"after": -1}, {"after": 2**40}, {"limit": 0}, {"limit": 101}]
-)
+@pytest.mark.parametrize("params", [{"after": -1}, {"after": 2**40}, {"limit": 0}, {"limit": 101}])
 async def test_bad_post_paging_is_422(
     client: AsyncClient, app: FastAPI, session: AsyncSession, params: dict[str, Any]
 ) -> None:
     user = await make_user(session)
-    response = await client.get(
-        app.url_path_for("list_posts", user_id=str(user.id)), params=params
-    )
+    response = await client.get(app.url_path_for("list_posts", user_id=str(user.id)), params=params)
     assert response.status_code == 422

@@ -53,7 +53,6 @@ async def test_create_user_returns_the_user_without_password(
     assert await hasher.verify(PASSWORD, stored.hashed_password)
 
 
-
 async def test_created_users_are_located(client: AsyncClient, app: FastAPI) -> None:
     single = await client.post(app.url_path_for("create_user"), json=user_payload())
     with_profile = await client.post(
@@ -69,6 +68,7 @@ async def test_created_users_are_located(client: AsyncClient, app: FastAPI) -> N
     # Many resources, no one primary resource to point at.
     assert bulk.status_code == 201
     assert "location" not in bulk.headers
+
 
 @pytest.mark.parametrize("field", ["username", "email"])
 async def test_duplicate_user_is_409_and_leaves_exactly_one_row(

@@ -77,10 +77,16 @@ class Repository(Generic[ModelT]):
         )
         return (await self.session.scalars(statement)).all()
 
-    async def get_page_after(self, after: int, *, limit: int = 100) -> Sequence[ModelT]:
+    async def get_page_after(
+        self, after: int, *, limit: int = 100, filters: Mapping[str, Any] | None = None
+    ) -> Sequence[ModelT]:
         """Up to `limit` rows with an id above `after`, by id: keyset pagination, an index
         range scan that costs the same on the last page as on the first (OFFSET does not)."""
-        statement = select(self.model).where(self.model.id > after).order_by(self.model.id)
+        statement = (
+            select(self.model)
+            .where(self.model.id > after, *self._conditions(filters))
+            .order_by(self.model.id)
+        )
         return (await self.session.scalars(statement.limit(limit))).all()
 
     async def count(self, filters: Mapping[str, Any] | None = None) -> int:
