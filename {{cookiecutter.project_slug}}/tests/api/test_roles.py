@@ -1,5 +1,6 @@
 """The roles part of the HTTP contract."""
 
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
@@ -26,8 +27,10 @@ async def test_duplicate_role_is_409(client: AsyncClient, app: FastAPI) -> None:
     assert response.status_code == 409
 
 
-async def test_invalid_role_is_422(client: AsyncClient, app: FastAPI) -> None:
-    response = await client.post(app.url_path_for("create_role"), json={"name": ""})
+@pytest.mark.parametrize("name", ["", "a/b"])
+async def test_invalid_role_is_422(client: AsyncClient, app: FastAPI, name: str) -> None:
+    # A role name is a path segment (/roles/{role_name}): no slash.
+    response = await client.post(app.url_path_for("create_role"), json={"name": name})
     assert response.status_code == 422
 
 
@@ -92,6 +95,15 @@ async def test_create_role_points_at_it(client: AsyncClient, app: FastAPI) -> No
     fetched = await client.get(created.headers["location"])
     assert fetched.status_code == 200
     assert fetched.json() == created.json()
+
+
+@pytest.mark.parametrize("name", ["café ☕", "tab\there", "100%", "?#"])
+async def test_any_role_name_is_located(client: AsyncClient, app: FastAPI, name: str) -> None:
+    created = await client.post(app.url_path_for("create_role"), json={"name": name})
+
+    assert created.status_code == 201
+    fetched = await client.get(created.headers["location"])
+    assert (fetched.status_code, fetched.json()["name"]) == (200, name)
 
 
 async def test_get_missing_role_is_404(client: AsyncClient, app: FastAPI) -> None:

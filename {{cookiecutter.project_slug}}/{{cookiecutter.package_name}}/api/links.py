@@ -3,6 +3,7 @@ next page of a list starts (`Link: rel="next"`)."""
 
 from collections.abc import Sequence
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from fastapi import Request, Response, status
 
@@ -40,7 +41,8 @@ PAGED: dict[int | str, dict[str, Any]] = {
 
 def locate(request: Request, response: Response, route_name: str, **path_params: int | str) -> None:
     """Point `Location` at the route that reads the created resource."""
-    params = {name: str(value) for name, value in path_params.items()}
+    # Percent-encoded: a role name may hold `/`, spaces or letters a header cannot carry.
+    params = {name: quote(str(value), safe="") for name, value in path_params.items()}
     response.headers["Location"] = str(request.url_for(route_name, **params))
 
 
