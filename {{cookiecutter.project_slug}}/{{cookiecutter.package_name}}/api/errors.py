@@ -33,9 +33,10 @@ DATABASE_UNAVAILABLE = "database unavailable"
 DATABASE_TIMEOUT = "database timeout"
 INTERNAL_ERROR = "internal server error"
 VALIDATION_FAILED = "validation_failed"
+# The methods a 405's `Allow` may list.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Codes of HTTP errors raised outside the routes (no route, no such method); any other
 # status gets its reason phrase in snake case.
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _HTTP_ERROR_CODES = {
     status.HTTP_404_NOT_FOUND: "not_found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
