@@ -3,8 +3,9 @@
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import user_payload
+from tests.factories import make_user, user_payload
 
 
 async def test_missing_user_is_user_not_found(client: AsyncClient, app: FastAPI) -> None:
@@ -56,6 +57,22 @@ async def test_validation_errors_keep_fastapis_shape_without_input_or_empty_cont
     assert "error" not in error.get("ctx", {})
     assert "Olympus" not in response.text
     assert "hunter2" not in response.text
+
+
+async def test_booleans_are_json_booleans(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user_id = str((await make_user(session)).id)
+
+    post = await client.post(
+        app.url_path_for("create_post", user_id=user_id),
+        json={"title": "t", "body": "b", "published": 0},
+    )
+    patch = await client.patch(
+        app.url_path_for("update_user", user_id=user_id), json={"is_active": "no"}
+    )
+
+    assert (post.status_code, patch.status_code) == (422, 422)
 
 
 async def test_a_body_that_is_not_utf8_is_a_validation_error(

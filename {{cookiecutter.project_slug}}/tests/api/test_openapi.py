@@ -92,6 +92,12 @@ async def test_the_bulk_limit_documented_is_the_setting(
     assert body["schema"]["maxItems"] == settings.bulk_max_users
 
 
+async def test_time_zones_are_documented_by_name(client: AsyncClient) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    zones = schemas["ProfileCreate"]["properties"]["timezone"]["enum"]
+    assert {"UTC", "Europe/Rome", "America/New_York"} <= set(zones)
+
+
 async def test_parameters_are_never_documented_as_null(client: AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
 

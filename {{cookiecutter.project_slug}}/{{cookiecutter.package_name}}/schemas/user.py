@@ -1,9 +1,16 @@
 from datetime import date, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 from .common import InputSchema, OutputSchema, text
 from .post import PostRead
@@ -91,7 +98,7 @@ class UserUpdate(InputSchema):
     password: Password | None = _omittable()
     full_name: FullName | None = None
     bio: Bio | None = None
-    is_active: bool | None = _omittable()
+    is_active: StrictBool | None = _omittable()
 
     @field_validator("username", "email", "password", "is_active")
     @classmethod
@@ -107,9 +114,13 @@ class ProfileCreate(InputSchema):
     website: Annotated[str, text(max_length=200)] | None = None
     location: Annotated[str, text(max_length=100)] | None = None
     birth_date: date | None = None
-    timezone: Annotated[str, text(min_length=1, max_length=50), AfterValidator(_known_timezone)] = (
-        "UTC"
-    )
+    timezone: Annotated[
+        str,
+        text(min_length=1, max_length=50),
+        AfterValidator(_known_timezone),
+        # The names this machine's time zone database knows, so clients can pick one.
+        Field(json_schema_extra={"enum": sorted(available_timezones())}),
+    ] = "UTC"
     language: Annotated[
         str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=10)
     ] = "en"

@@ -109,7 +109,7 @@ class UserService:
         self, *, skip: int, limit: int, after: int | None = None
     ) -> Sequence[User]:
         if after is not None:
-            return await self.users.get_page_after(after, limit=limit)
+            return await self.users.get_page_after(after, limit=limit, skip=skip)
         return await self.users.get_many(skip=skip, limit=limit)
 
     async def search_users(self, term: str, *, skip: int, limit: int) -> Sequence[User]:

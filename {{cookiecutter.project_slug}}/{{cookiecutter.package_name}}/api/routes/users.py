@@ -103,11 +103,9 @@ async def list_users(
     after: After = None,
     limit: Limit = 100,
 ) -> list[User]:
-    """Users ordered by id, by offset (`skip`) or by key (`after=<last id seen>`, which costs
-    the same on any page). A full page links to the next one: `Link: <...>; rel="next"`."""
-    if after is not None and skip:
-        error = {"type": "value_error", "loc": ("query", "skip"), "msg": "not allowed with after"}
-        raise RequestValidationError([error])
+    """Users ordered by id, by key (`after=<last id seen>`, which costs the same on any
+    page) or by offset (`skip`; with `after`, rows skipped after the key). A full page links
+    to the next one: `Link: <...>; rel="next"`."""
     page = list(await users.list_users(skip=skip, limit=limit, after=after))
     link_next_page(request, response, page, limit)
     return page
