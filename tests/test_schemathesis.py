@@ -30,8 +30,13 @@ SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 #   header whose pattern holds punctuation (`^[0-9A-F]{1,8}/[0-9A-F]{1,8}$`) and calls it
 #   valid; a configured parameter (unlike -H) is left out of negative cases too;
 # - no JSON Schema says "no two items share a username": such a batch is a 422.
+# Every check is on here: `--checks all` on the command line would also override the
+# per-operation setting.
 CONFIG = """
 generation.allow-extra-parameters = false
+
+[checks]
+enabled = true
 
 [parameters]
 "header.X-Consistency-Token" = "0/0"
@@ -107,8 +112,6 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
             str(tmp_path / "schemathesis.toml"),
             "run",
             f"{base}/openapi.json",
-            "--checks",
-            "all",
             "--max-examples",
             "10",
             "--seed",
