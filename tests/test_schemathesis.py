@@ -95,7 +95,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
             stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
+        for _ in range(600):
             try:
                 with urllib.request.urlopen(f"{base}/health/live", timeout=1):
                     break
@@ -120,6 +120,8 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
             "none",
             "--request-timeout",
             "10",
+            "--wait-for-schema",
+            "60",
             cwd=tmp_path,
             env=env,
         )
