@@ -27,6 +27,7 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "{package_name}/db/routing.py",
         "tests/stand_ins.py",
         "tests/test_consistency.py",
+        "tests/test_consistency_tokens.py",
         "tests/test_replica.py",
         "tests/test_streaming_replica.py",
     ],
@@ -40,6 +41,7 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "{package_name}/cache",
         "{package_name}/db/consistency.py",
         "tests/test_cache.py",
+        "tests/test_consistency_tokens.py",
     ],
     "use_pool_monitoring": [
         "{package_name}/db/monitoring.py",

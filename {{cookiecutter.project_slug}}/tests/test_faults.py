@@ -32,6 +32,8 @@ SECRET = "s3cret-pw"
 SSL_REQUEST = struct.pack("!i", 80877103)
 # Long enough for any request here on a slow machine; hanging past it is the failure.
 NO_HANG_SECONDS = 30.0
+UNAVAILABLE = {"detail": "database unavailable", "code": "database_unavailable"}
+TIMED_OUT = {"detail": "database timeout", "code": "database_timeout"}
 
 
 @asynccontextmanager
@@ -131,7 +133,7 @@ async def assert_unavailable(client: AsyncClient, caplog: pytest.LogCaptureFixtu
         )
     ]
     for response in responses:
-        assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
+        assert (response.status_code, response.json()) == (503, UNAVAILABLE)
     assert SECRET not in caplog.text
 
 
@@ -243,7 +245,7 @@ async def test_an_exhausted_pool_is_503_after_the_pool_timeout(
         # Readiness has connections of its own: a busy pool is not a dead database.
         ready = await client.get("/health/ready")
 
-    assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
+    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
     assert ready.status_code == 200
 
 
@@ -261,7 +263,7 @@ async def test_a_frozen_server_is_503_instead_of_a_hang(
 
             response = await asyncio.wait_for(client.get("/users"), NO_HANG_SECONDS)
 
-    assert (response.status_code, response.json()) == (503, {"detail": "database unavailable"})
+    assert (response.status_code, response.json()) == (503, UNAVAILABLE)
 
 
 @asynccontextmanager
@@ -287,7 +289,7 @@ async def test_a_statement_waiting_past_its_timeout_is_503(
     async with fault_client(settings) as client, users_table_locked(engine):
         response = await asyncio.wait_for(client.get("/users"), NO_HANG_SECONDS)
 
-    assert (response.status_code, response.json()) == (503, {"detail": "database timeout"})
+    assert (response.status_code, response.json()) == (503, TIMED_OUT)
 
 
 async def test_timeouts_and_application_name_reach_the_server(database_url: URL) -> None:
@@ -350,7 +352,10 @@ async def test_a_constraint_violation_other_than_unique_is_a_500_without_details
 
     response: Response = await client.post(app.url_path_for("create_user"), json=payload)
 
-    assert (response.status_code, response.json()) == (500, {"detail": "internal server error"})
+    assert (response.status_code, response.json()) == (
+        500,
+        {"detail": "internal server error", "code": "internal_error"},
+    )
     assert "CheckViolation" in caplog.text or "23514" in caplog.text
     assert payload["email"] not in caplog.text
     assert "$argon2" not in caplog.text
@@ -367,10 +372,13 @@ async def test_a_unique_violation_names_the_field(client: AsyncClient, app: Fast
         app.url_path_for("create_user"), json=user_payload(username=first["username"])
     )
 
-    assert (same_email.status_code, same_email.json()) == (409, {"detail": "email already exists"})
+    assert (same_email.status_code, same_email.json()) == (
+        409,
+        {"detail": "email already exists", "code": "email_taken"},
+    )
     assert (same_name.status_code, same_name.json()) == (
         409,
-        {"detail": "username already exists"},
+        {"detail": "username already exists", "code": "username_taken"},
     )
 
 

@@ -80,5 +80,5 @@ async def test_endpoints_answer_503_when_the_database_is_down(
     response = await down_client.request(method, path, json=body)
 
     assert response.status_code == 503
-    assert response.json() == {"detail": "database unavailable"}
+    assert response.json() == {"detail": "database unavailable", "code": "database_unavailable"}
     assert "s3cret-pw" not in caplog.text + response.text

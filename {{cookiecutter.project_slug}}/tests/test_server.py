@@ -33,6 +33,11 @@ async def check_contract(base_url: str) -> int:
             response = await http.request(method, path, json=body)
             made += 1
             assert response.status_code == expected, (method, path, response.text)
+            if expected == 201 and path != "/users/bulk":
+                located = await http.get(response.headers["location"])
+                assert located.json()["id"] == response.json()["id"], (method, path)
+            if expected >= 400:
+                assert set(response.json()) == {"detail", "code"}, (method, path)
             return response.json() if response.content else None
 
         health = await call("GET", "/health", 200)
@@ -71,9 +76,15 @@ async def check_contract(base_url: str) -> int:
             "active_users": 4,
             "new_users_30d": 4,
         }
-        await call("POST", f"/users/{uid}/posts", 201, {"title": "Hi", "body": "there"})
+        post = await call("POST", f"/users/{uid}/posts", 201, {"title": "Hi", "body": "there"})
+        assert isinstance(post, dict)
         await call("POST", "/users/999999/posts", 404, {"title": "Hi", "body": "there"})
         await call("POST", f"/users/{uid}/posts", 422, {"title": ""})
+        assert await call("GET", f"/users/{uid}/posts?limit=1", 200) == [post]
+        await call("GET", "/users/999999/posts", 404)
+        await call("GET", f"/users/{uid}/posts?limit=0", 422)
+        assert await call("GET", f"/users/{uid}/posts/{post['id']}", 200) == post
+        await call("GET", f"/users/{bulk[0]['id']}/posts/{post['id']}", 404)
         counts = await call("GET", "/users/post-counts", 200)
         assert isinstance(counts, list)
         assert counts[0] == {
@@ -84,14 +95,25 @@ async def check_contract(base_url: str) -> int:
         }
         await call("GET", f"/users/{uid}", 200)
         await call("GET", "/users/999999", 404)
-        await call("POST", "/roles", 201, {"name": "admin"})
+        admin = await call("POST", "/roles", 201, {"name": "admin"})
         await call("POST", "/roles", 409, {"name": "admin"})
+        assert await call("GET", "/roles", 200) == [admin]
+        await call("GET", "/roles?after=-1", 422)
+        assert await call("GET", "/roles/admin", 200) == admin
+        await call("GET", "/roles/nobody", 404)
         await call("PUT", f"/users/{uid}/roles/admin", 204)
         await call("PUT", "/users/999999/roles/admin", 404)
         members = await call("GET", "/roles/admin/users", 200)
         assert isinstance(members, list)
         assert [u["id"] for u in members] == [uid]
         await call("GET", "/roles/nobody/users", 404)
+        await call("PUT", f"/users/{bulk[0]['id']}/roles/admin", 204)
+        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204)
+        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204)
+        await call("DELETE", "/users/999999/roles/admin", 404)
+        await call("DELETE", f"/users/{uid}/roles/nobody", 404)
+        await call("GET", "/no/such/path", 404)
+        await call("DELETE", "/roles", 405)
         details = await call("GET", f"/users/{uid}/details", 200)
         assert isinstance(details, dict)
         assert [r["name"] for r in details["roles"]] == ["admin"]

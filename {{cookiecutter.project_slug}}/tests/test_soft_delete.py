@@ -209,3 +209,23 @@ async def test_soft_delete_timestamp_is_read_back_on_request(session: AsyncSessi
 
     # Set by the server at flush, so loaded on first access (awaitable in async code).
     assert isinstance(await user.awaitable_attrs.deleted_at, datetime)
+
+
+async def test_a_deleted_users_posts_and_roles_are_not_found(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    post = await make_post(session, user)
+    role = await make_role(session)
+    await RoleRepository(session).assign(user_id=user.id, role_id=role.id)
+    await session.commit()
+    user_id, post_id, role_name = str(user.id), str(post.id), role.name
+
+    await delete(client, app, user.id)
+
+    responses = [
+        await client.get(app.url_path_for("list_posts", user_id=user_id)),
+        await client.get(app.url_path_for("get_post", user_id=user_id, post_id=post_id)),
+        await client.delete(app.url_path_for("remove_role", user_id=user_id, role_name=role_name)),
+    ]
+    assert [(r.status_code, r.json()["code"]) for r in responses] == [(404, "user_not_found")] * 3

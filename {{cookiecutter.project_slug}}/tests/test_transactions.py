@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from {{ cookiecutter.package_name }}.db.transaction import TransactionManager, transactional
-from {{ cookiecutter.package_name }}.errors import ConflictError
-from {{ cookiecutter.package_name }}.models import User, UserProfile
+from {{ cookiecutter.package_name }}.errors import ConflictError, NotFoundError
+from {{ cookiecutter.package_name }}.models import Post, User, UserProfile
 from {{ cookiecutter.package_name }}.schemas.user import ProfileCreate, UserCreate
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.services.users import UserService
@@ -150,6 +150,15 @@ async def test_integrity_error_becomes_conflict(
 
     assert "taken" not in error.value.detail
     assert await committed_usernames(engine) == ["taken"]
+    assert error.value.code == "username_taken"
+
+
+async def test_a_vanished_parent_becomes_not_found(session: AsyncSession) -> None:
+    with pytest.raises(NotFoundError) as error:
+        async with TransactionManager(session):
+            session.add(Post(author_id=987654, title="orphan", body="text"))
+
+    assert error.value.code == "reference_not_found"
 
 
 class Accounts:

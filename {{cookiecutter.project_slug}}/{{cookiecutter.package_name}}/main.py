@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from .api.errors import install_error_handlers
+from .api.openapi import install_openapi
 from .api.routes import health, roles, users
 from .db.session import Database
 from .features import FEATURES
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
     install_error_handlers(app)
+    install_openapi(app, settings)
     for feature in FEATURES:
         if feature.install is not None:
             feature.install(app)

@@ -53,6 +53,23 @@ async def test_create_user_returns_the_user_without_password(
     assert await hasher.verify(PASSWORD, stored.hashed_password)
 
 
+async def test_created_users_are_located(client: AsyncClient, app: FastAPI) -> None:
+    single = await client.post(app.url_path_for("create_user"), json=user_payload())
+    with_profile = await client.post(
+        app.url_path_for("create_user_with_profile"), json={"user": user_payload(), "profile": {}}
+    )
+    bulk = await client.post(app.url_path_for("create_users"), json=[user_payload()])
+
+    for created in (single, with_profile):
+        assert created.status_code == 201
+        user_path = app.url_path_for("get_user", user_id=str(created.json()["id"]))
+        assert created.headers["location"].endswith(user_path)
+        assert (await client.get(created.headers["location"])).status_code == 200
+    # Many resources, no one primary resource to point at.
+    assert bulk.status_code == 201
+    assert "location" not in bulk.headers
+
+
 @pytest.mark.parametrize("field", ["username", "email"])
 async def test_duplicate_user_is_409_and_leaves_exactly_one_row(
     client: AsyncClient, app: FastAPI, session: AsyncSession, field: str
@@ -373,7 +390,7 @@ async def test_get_user(client: AsyncClient, app: FastAPI, session: AsyncSession
 async def test_get_missing_user_is_404(client: AsyncClient, app: FastAPI) -> None:
     response = await client.get(app.url_path_for("get_user", user_id="987654"))
     assert response.status_code == 404
-    assert response.json() == {"detail": "user 987654 not found"}
+    assert response.json() == {"detail": "user 987654 not found", "code": "user_not_found"}
 
 
 @pytest.mark.parametrize("user_id", ["0", str(2**31), str(10**30)])

@@ -1,18 +1,26 @@
-"""Map domain errors and database failures to JSON error responses."""
+"""Map domain errors, database failures and HTTP errors to JSON error responses.
+
+Every error body is `{"detail": ..., "code": ...}`: `detail` for people, `code` a stable
+string for programs (422 keeps FastAPI's list of problems as its `detail`).
+"""
 
 import logging
 import traceback
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request, status
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from ..db.errors import is_connection_error, is_statement_timeout, sqlstate
 from ..db.transaction import domain_error
 from ..errors import ConflictError, DomainError, NotFoundError
-from ..schemas.common import ErrorResponse
+from ..schemas.common import ErrorResponse, ValidationErrorResponse
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +32,15 @@ _STATUS_BY_ERROR: dict[type[DomainError], int] = {
 DATABASE_UNAVAILABLE = "database unavailable"
 DATABASE_TIMEOUT = "database timeout"
 INTERNAL_ERROR = "internal server error"
+VALIDATION_FAILED = "validation_failed"
+# The methods a 405's `Allow` may list.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# Codes of HTTP errors raised outside the routes (no route, no such method); any other
+# status gets its reason phrase in snake case.
+_HTTP_ERROR_CODES = {
+    status.HTTP_404_NOT_FOUND: "not_found",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+}
 
 # Documented on every route that touches the database.
 DATABASE_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -34,33 +51,104 @@ DATABASE_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI entries for the given error statuses, all shaped like `ErrorResponse`."""
-    return {code: {"model": ErrorResponse} for code in codes}
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for a route's error statuses, shaped like `ErrorResponse`, and its
+    422 (every route with parameters or a body has one) like `ValidationErrorResponse`."""
+    responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorResponse} for code in statuses
+    }
+    responses[status.HTTP_422_UNPROCESSABLE_CONTENT] = {
+        "model": ValidationErrorResponse,
+        "description": f"Invalid request (code `{VALIDATION_FAILED}`)",
+    }
+    return responses
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return JSONResponse({"detail": exc.detail}, status_code=_STATUS_BY_ERROR[type(exc)])
+    status_code = next(code for kind, code in _STATUS_BY_ERROR.items() if isinstance(exc, kind))
+    return _error(status_code, exc.detail, exc.code)
+
+
+def _problem(error: Any) -> dict[str, Any]:
+    """One validation problem as FastAPI reports it, less what could leak or not encode:
+    the rejected input (it could be a password) and exception objects in `ctx` (their
+    message is already `msg`)."""
+    problem = {key: error[key] for key in ("type", "loc", "msg") if key in error}
+    context = {
+        key: value
+        for key, value in (error.get("ctx") or {}).items()
+        if isinstance(value, str | int | float | bool)
+    }
+    if context:
+        problem["ctx"] = context
+    return problem
+
+
+def _validation_response(errors: Sequence[Any]) -> JSONResponse:
+    return JSONResponse(
+        {"detail": [_problem(error) for error in errors], "code": VALIDATION_FAILED},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    # FastAPI echoes each rejected input; that could be a password, so it is left out.
-    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
-    return JSONResponse(
-        {"detail": jsonable_encoder(errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    return _validation_response(exc.errors())
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers on the request's path (Starlette names only the
+    first matching route's, and GET and POST /users are two routes)."""
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
     )
+
+
+def _http_error_code(status_code: int) -> str:
+    if status_code in _HTTP_ERROR_CODES:
+        return _HTTP_ERROR_CODES[status_code]
+    try:
+        return HTTPStatus(status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "http_error"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and isinstance(
+        exc.__cause__, UnicodeDecodeError
+    ):
+        # A body that is not UTF-8 cannot be JSON: the same answer as malformed JSON.
+        return _validation_response(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON body is not valid UTF-8"}]
+        )
+    headers = dict(exc.headers or {})
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers["Allow"] = _allowed_methods(request)
+    return _error(exc.status_code, exc.detail, _http_error_code(exc.status_code), headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette logs the exception (it re-raises it after this response is sent).
+    return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR, "internal_error")
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_connection_error(exc):
         # The class name only: driver messages can carry host names and user names.
         logger.error("database unavailable: %s", type(exc).__name__)
-        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE)
+        return _error(
+            status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE, "database_unavailable"
+        )
     if is_statement_timeout(exc):
         logger.error("database timeout: SQLSTATE %s", sqlstate(exc))
-        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_TIMEOUT)
+        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_TIMEOUT, "database_timeout")
     if isinstance(exc, IntegrityError) and (domain := domain_error(exc)) is not None:
         return await _domain_error(request, domain)
     if not isinstance(exc, DBAPIError):
@@ -74,7 +162,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         exc.statement,
         "".join(traceback.format_tb(exc.__traceback__)),
     )
-    return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR)
+    return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR, "internal_error")
 
 
 async def _driver_os_error(request: Request, exc: Exception) -> JSONResponse:
@@ -84,12 +172,16 @@ async def _driver_os_error(request: Request, exc: Exception) -> JSONResponse:
     return await _database_error(request, exc)
 
 
-def _error(status_code: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status_code)
+def _error(
+    status_code: int, detail: str, code: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
     for error_type in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, _domain_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)

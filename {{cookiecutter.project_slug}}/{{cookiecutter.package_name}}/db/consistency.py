@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Delete, Update, event, inspect, text
+from sqlalchemy import Delete, Insert, Update, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
@@ -101,7 +101,10 @@ def _record_flush(session: Session, flush_context: UOWTransaction) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _record_bulk_statement(state: ORMExecuteState) -> None:
     statement = state.statement
-    if isinstance(statement, Update | Delete):
+    if isinstance(statement, Insert):
+        # New rows make no cached row stale, but the request wrote: it gets a token.
+        _pending(state.session).wrote = True
+    elif isinstance(statement, Update | Delete):
         pending = _pending(state.session)
         pending.wrote = True
         pending.tables.add(getattr(statement.table, "name", ANY_TABLE))

@@ -24,9 +24,10 @@ def domain_error(error: IntegrityError) -> DomainError | None:
     """
     field = unique_violation_field(error)
     if field is not None:
-        return ConflictError(f"{field} already exists")
+        code = f"{field.replace(', ', '_')}_taken" if field != "value" else "already_exists"
+        return ConflictError(f"{field} already exists", code=code)
     if is_foreign_key_violation(error):
-        return NotFoundError("a record it refers to does not exist")
+        return NotFoundError("a record it refers to does not exist", code="reference_not_found")
     return None
 
 

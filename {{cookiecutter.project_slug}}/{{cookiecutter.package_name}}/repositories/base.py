@@ -77,11 +77,23 @@ class Repository(Generic[ModelT]):
         )
         return (await self.session.scalars(statement)).all()
 
-    async def get_page_after(self, after: int, *, limit: int = 100) -> Sequence[ModelT]:
-        """Up to `limit` rows with an id above `after`, by id: keyset pagination, an index
-        range scan that costs the same on the last page as on the first (OFFSET does not)."""
-        statement = select(self.model).where(self.model.id > after).order_by(self.model.id)
-        return (await self.session.scalars(statement.limit(limit))).all()
+    async def get_page_after(
+        self,
+        after: int,
+        *,
+        limit: int = 100,
+        skip: int = 0,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Sequence[ModelT]:
+        """Up to `limit` rows with an id above `after` (less the first `skip` of them), by
+        id: keyset pagination, an index range scan that costs the same on the last page as
+        on the first (OFFSET from the start does not)."""
+        statement = (
+            select(self.model)
+            .where(self.model.id > after, *self._conditions(filters))
+            .order_by(self.model.id)
+        )
+        return (await self.session.scalars(statement.offset(skip).limit(limit))).all()
 
     async def count(self, filters: Mapping[str, Any] | None = None) -> int:
         statement = select(func.count()).select_from(self.model).where(*self._conditions(filters))

@@ -1,6 +1,6 @@
 """Queries about roles and their assignment to users."""
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from ..models import Role, user_roles
@@ -19,5 +19,12 @@ class RoleRepository(Repository[Role]):
             insert(user_roles)
             .values(user_id=user_id, role_id=role_id)
             .on_conflict_do_nothing(index_elements=["user_id", "role_id"])
+        )
+        await self.session.execute(statement)
+
+    async def unassign(self, *, user_id: int, role_id: int) -> None:
+        """Take a role from a user; a role the user does not have changes nothing."""
+        statement = delete(user_roles).where(
+            user_roles.c.user_id == user_id, user_roles.c.role_id == role_id
         )
         await self.session.execute(statement)

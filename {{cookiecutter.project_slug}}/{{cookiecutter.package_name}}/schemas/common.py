@@ -1,9 +1,9 @@
 """Field types shared by the request and response schemas."""
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # PostgreSQL text cannot hold NUL characters: such input is rejected up front (422).
 NO_NUL = r"^[^\x00]*$"
@@ -33,4 +33,22 @@ class OutputSchema(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    detail: str
+    detail: str = Field(description="What went wrong, for people.")
+    code: str = Field(
+        description="What went wrong, for programs; stable (the README lists every code).",
+        examples=["user_not_found"],
+    )
+
+
+class ValidationIssue(BaseModel):
+    type: str = Field(description="pydantic's error type, e.g. `string_too_short`.")
+    loc: list[str | int] = Field(description="`body`, `query`, `path` or `header`, then the field.")
+    msg: str
+    ctx: dict[str, Any] | None = Field(default=None, description="The limit broken, if any.")
+
+
+class ValidationErrorResponse(BaseModel):
+    """FastAPI's 422 shape, without the rejected input, plus the code."""
+
+    detail: list[ValidationIssue]
+    code: Literal["validation_failed"]

@@ -1,14 +1,17 @@
 from typing import Annotated
 
 from fastapi import Path
+from pydantic import StringConstraints
 
-from .common import NO_NUL, InputSchema, OutputSchema, text
+from .common import InputSchema, OutputSchema, text
 
-RoleNamePath = Annotated[str, Path(min_length=1, max_length=50, pattern=NO_NUL)]
+# A role name is a path segment (/roles/{role_name}): no `/`, which no path could carry.
+ROLE_NAME = r"^[^\x00/]*$"
+RoleNamePath = Annotated[str, Path(min_length=1, max_length=50, pattern=ROLE_NAME)]
 
 
 class RoleCreate(InputSchema):
-    name: Annotated[str, text(min_length=1, max_length=50)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=ROLE_NAME)]
     description: Annotated[str, text(max_length=10_000)] | None = None
 
 

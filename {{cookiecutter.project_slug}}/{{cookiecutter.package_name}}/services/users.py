@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.transaction import transactional
-from ..errors import NotFoundError
+from ..errors import PostNotFoundError, UserNotFoundError
 from ..models import Post, User, UserProfile
 from ..repositories import PostRepository, UserRepository
 from ..repositories.user import UserPostCount, UserStatistics
@@ -28,7 +28,7 @@ class UserService:
     async def get_user(self, user_id: int) -> User:
         user = await self.users.get(user_id)
         if user is None:
-            raise NotFoundError(f"user {user_id} not found")
+            raise UserNotFoundError(user_id)
         return user
 
     @transactional
@@ -75,7 +75,7 @@ class UserService:
         """Bring a soft-deleted user back; 409 if a live user took the name or email."""
         user = await self.users.get_including_deleted(user_id)
         if user is None:
-            raise NotFoundError(f"user {user_id} not found")
+            raise UserNotFoundError(user_id)
         user.restore()
         await self.session.flush()
         return user
@@ -84,20 +84,32 @@ class UserService:
     @transactional
     async def create_post(self, user_id: int, data: PostCreate) -> Post:
         if await self.users.get_for_share(user_id) is None:
-            raise NotFoundError(f"user {user_id} not found")
+            raise UserNotFoundError(user_id)
         return await self.posts.create(author_id=user_id, **data.model_dump())
 
     async def get_user_details(self, user_id: int) -> User:
         user = await self.users.get_with_details(user_id)
         if user is None:
-            raise NotFoundError(f"user {user_id} not found")
+            raise UserNotFoundError(user_id)
         return user
+
+    async def list_posts(self, user_id: int, *, after: int, limit: int) -> Sequence[Post]:
+        """The user's posts by id, `limit` at a time after the post `after`."""
+        await self.get_user(user_id)
+        return await self.posts.get_page_after(after, limit=limit, filters={"author_id": user_id})
+
+    async def get_post(self, user_id: int, post_id: int) -> Post:
+        await self.get_user(user_id)
+        post = await self.posts.get(post_id)
+        if post is None or post.author_id != user_id:
+            raise PostNotFoundError(post_id)
+        return post
 
     async def list_users(
         self, *, skip: int, limit: int, after: int | None = None
     ) -> Sequence[User]:
         if after is not None:
-            return await self.users.get_page_after(after, limit=limit)
+            return await self.users.get_page_after(after, limit=limit, skip=skip)
         return await self.users.get_many(skip=skip, limit=limit)
 
     async def search_users(self, term: str, *, skip: int, limit: int) -> Sequence[User]:

@@ -1,4 +1,4 @@
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +26,7 @@ from ..consistency import ReadYourWritesDep
 {% endif %}
 from ..deps import {% if cookiecutter.use_cache %}UserCacheDep, {% endif %}UserReaderDep, UserReportsDep, UserServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
+from ..links import CREATED, PAGED, link_next_page, locate
 
 router = APIRouter(prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES)
 
@@ -38,14 +39,24 @@ def bulk_max_users(request: Request) -> int:
     return cast(Settings, request.app.state.settings).bulk_max_users
 
 
+def document_bulk_limit(schema: dict[str, Any], limit: int) -> None:
+    """/openapi.json states BULK_MAX_USERS, not the ceiling the body type allows."""
+    body = schema["paths"][router.url_path_for("create_users")]["post"]["requestBody"]
+    body["content"]["application/json"]["schema"]["maxItems"] = limit
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=error_responses(status.HTTP_409_CONFLICT),
+    responses={**CREATED, **error_responses(status.HTTP_409_CONFLICT)},
 )
-async def create_user(data: UserCreate, users: UserServiceDep) -> User:
-    return await users.create_user(data)
+async def create_user(
+    data: UserCreate, users: UserServiceDep, request: Request, response: Response
+) -> User:
+    user = await users.create_user(data)
+    locate(request, response, "get_user", user_id=user.id)
+    return user
 
 
 @router.post(
@@ -58,6 +69,7 @@ async def create_users(
     data: BulkUsers, users: UserServiceDep, limit: Annotated[int, Depends(bulk_max_users)]
 ) -> list[User]:
     """Create 1 to BULK_MAX_USERS (default 100) users with one INSERT statement; all or none.
+    No `Location`: there is no one created resource to point at.
 
     A batch that repeats a username or email (ignoring case) is rejected with 422 before
     any password is hashed; 409 when a user in it already exists.
@@ -72,13 +84,17 @@ async def create_users(
     "/with-profile",
     status_code=status.HTTP_201_CREATED,
     response_model=UserWithProfileRead,
-    responses=error_responses(status.HTTP_409_CONFLICT),
+    responses={**CREATED, **error_responses(status.HTTP_409_CONFLICT)},
 )
-async def create_user_with_profile(data: UserWithProfileCreate, users: UserServiceDep) -> User:
-    return await users.create_user_with_profile(data.user, data.profile)
+async def create_user_with_profile(
+    data: UserWithProfileCreate, users: UserServiceDep, request: Request, response: Response
+) -> User:
+    user = await users.create_user_with_profile(data.user, data.profile)
+    locate(request, response, "get_user", user_id=user.id)
+    return user
 
 
-@router.get("", response_model=list[UserRead])
+@router.get("", response_model=list[UserRead], responses={**PAGED, **error_responses()})
 async def list_users(
     request: Request,
     response: Response,
@@ -87,21 +103,15 @@ async def list_users(
     after: After = None,
     limit: Limit = 100,
 ) -> list[User]:
-    """Users ordered by id, by offset (`skip`) or by key (`after=<last id seen>`, which costs
-    the same on any page). A full page links to the next one: `Link: <...>; rel="next"`."""
-    if after is not None and skip:
-        error = {"type": "value_error", "loc": ("query", "skip"), "msg": "not allowed with after"}
-        raise RequestValidationError([error])
+    """Users ordered by id, by key (`after=<last id seen>`, which costs the same on any
+    page) or by offset (`skip`; with `after`, rows skipped after the key). A full page links
+    to the next one: `Link: <...>; rel="next"`."""
     page = list(await users.list_users(skip=skip, limit=limit, after=after))
-    if len(page) == limit:
-        next_url = request.url.remove_query_params("skip").include_query_params(
-            after=page[-1].id, limit=limit
-        )
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    link_next_page(request, response, page, limit)
     return page
 
 
-@router.get("/search", response_model=list[UserRead])
+@router.get("/search", response_model=list[UserRead], responses=error_responses())
 async def search_users(
     q: SearchTerm, users: UserReaderDep, skip: Skip = 0, limit: Limit = 100
 ) -> list[User]:
@@ -114,7 +124,7 @@ async def user_statistics(users: UserReportsDep) -> UserStatistics:
     return UserStatistics.model_validate(await users.statistics())
 
 
-@router.get("/post-counts", response_model=list[UserPostCount])
+@router.get("/post-counts", response_model=list[UserPostCount], responses=error_responses())
 async def user_post_counts(
     users: UserReportsDep, skip: Skip = 0, limit: Limit = 100
 ) -> list[UserPostCount]:
@@ -197,7 +207,39 @@ async def restore_user(user_id: IdPath, users: UserServiceDep) -> User:
     "/{user_id:int}/posts",
     status_code=status.HTTP_201_CREATED,
     response_model=PostRead,
+    responses={**CREATED, **error_responses(status.HTTP_404_NOT_FOUND)},
+)
+async def create_post(
+    user_id: IdPath, data: PostCreate, users: UserServiceDep, request: Request, response: Response
+) -> Post:
+    post = await users.create_post(user_id, data)
+    locate(request, response, "get_post", user_id=user_id, post_id=post.id)
+    return post
+
+
+@router.get(
+    "/{user_id:int}/posts",
+    response_model=list[PostRead],
+    responses={**PAGED, **error_responses(status.HTTP_404_NOT_FOUND)},
+)
+async def list_posts(
+    user_id: IdPath,
+    users: UserReaderDep,
+    request: Request,
+    response: Response,
+    after: After = None,
+    limit: Limit = 100,
+) -> list[Post]:
+    """The user's posts by id, paged by key exactly like `GET /users` (`after`, `Link`)."""
+    page = list(await users.list_posts(user_id, after=after or 0, limit=limit))
+    link_next_page(request, response, page, limit)
+    return page
+
+
+@router.get(
+    "/{user_id:int}/posts/{post_id:int}",
+    response_model=PostRead,
     responses=error_responses(status.HTTP_404_NOT_FOUND),
 )
-async def create_post(user_id: IdPath, data: PostCreate, users: UserServiceDep) -> Post:
-    return await users.create_post(user_id, data)
+async def get_post(user_id: IdPath, post_id: IdPath, users: UserReaderDep) -> Post:
+    return await users.get_post(user_id, post_id)

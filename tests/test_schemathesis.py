@@ -1,0 +1,148 @@
+"""schemathesis against the all-features project served by uvicorn: no 5xx, no timeout,
+and the API accepts what /openapi.json admits and rejects what it does not.
+
+A short run (a few examples per operation, fixed seed) to keep CI time in check; the
+README of the generated project says how to run a long one. Needs what
+test_generated_project.py needs (PostgreSQL, Redis, the package index).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from hooks.pre_gen_project import SWITCHES
+
+pytestmark = pytest.mark.integration
+
+FEATURE_SWITCHES = [name for name in SWITCHES if name not in ("use_docker", "use_github_actions")]
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
+# What the schema cannot say, told to schemathesis instead:
+# - unknown query parameters are ignored (as most HTTP APIs do), not rejected;
+# - a fixed, valid token: schemathesis 4.32's coverage phase sends "0" for an optional
+#   header whose pattern holds punctuation (`^[0-9A-F]{1,8}/[0-9A-F]{1,8}$`) and calls it
+#   valid; a configured parameter (unlike -H) is left out of negative cases too;
+# - no JSON Schema says "no two items share a username": such a batch is a 422.
+# Every check is on here: `--checks all` on the command line would also override the
+# per-operation setting.
+CONFIG = """
+generation.allow-extra-parameters = false
+
+[checks]
+enabled = true
+
+[parameters]
+"header.X-Consistency-Token" = "0/0"
+
+[[operations]]
+include-path = "/users/bulk"
+checks.positive_data_acceptance.enabled = false
+"""
+
+
+def run(*args: str, cwd: Path, env: dict[str, str], timeout: float = 900) -> str:
+    result = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=timeout
+    )
+    assert result.returncode == 0, f"{' '.join(args)}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> None:
+    result = cookies_session.bake(extra_context=dict.fromkeys(FEATURE_SWITCHES, True))
+    assert result.exit_code == 0, result.exception
+    project: Path = result.project_path
+    package = result.context["package_name"]
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    run(python, "-m", "pip", "install", "-q", "-e", ".", cwd=project, env=env)
+
+    database = f"template_st_{uuid4().hex[:12]}"
+    env |= {
+        "DATABASE_URL": f"{SERVER_URL}/{database}",
+        "CACHE_KEY_PREFIX": database,
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_COST": "1024",
+        "LOG_LEVEL": "WARNING",
+    }
+    create = f'CREATE DATABASE "{database}"'
+    run(python, "-c", ADMIN, f"{SERVER_URL}/postgres", create, cwd=project, env=env)
+    port = free_port()
+    server = None
+    try:
+        run(python, "-m", "alembic", "upgrade", "head", cwd=project, env=env)
+        server = subprocess.Popen(
+            [python, "-m", "uvicorn", f"{package}.main:app", "--port", str(port)],
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"{base}/health/live", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        (tmp_path / "schemathesis.toml").write_text(CONFIG)
+        # Exits non-zero on any failure (a 5xx, a timeout, a response or request the schema
+        # disagrees with); its report is then the assertion message.
+        run(
+            sys.executable,
+            "-m",
+            "schemathesis",
+            "--config-file",
+            str(tmp_path / "schemathesis.toml"),
+            "run",
+            f"{base}/openapi.json",
+            "--max-examples",
+            "10",
+            "--seed",
+            "1",
+            "--generation-database",
+            "none",
+            "--request-timeout",
+            "10",
+            "--wait-for-schema",
+            "60",
+            cwd=tmp_path,
+            env=env,
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+        drop = f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
+        run(python, "-c", ADMIN, f"{SERVER_URL}/postgres", drop, cwd=project, env=env)
+
+
+ADMIN = """
+import asyncio, sys
+import asyncpg
+
+async def main() -> None:
+    connection = await asyncpg.connect(sys.argv[1])
+    try:
+        await connection.execute(sys.argv[2])
+    finally:
+        await connection.close()
+
+asyncio.run(main())
+"""
