@@ -19,7 +19,7 @@ from ..db.consistency import (
 _STATE_KEY = "read_your_writes"
 
 
-def get_read_your_writes(
+async def get_read_your_writes(
     request: Request,
     token: Annotated[
         str | None,
