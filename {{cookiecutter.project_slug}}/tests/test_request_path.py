@@ -4,6 +4,8 @@ serves waiting requests in order, dependencies that never hop to a thread."""
 
 import asyncio
 import inspect
+import os
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,6 +18,7 @@ from {{ cookiecutter.package_name }}.db.engine import create_engine
 from {{ cookiecutter.package_name }}.db.readonly import ReadOnlySessionError
 from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.factories import UNUSABLE_HASH
 
@@ -120,8 +123,28 @@ def test_dependencies_run_on_the_event_loop() -> None:
     functions = [
         value
         for name, value in vars(deps).items()
-        if name.startswith("get_") and inspect.isfunction(value) and value.__module__ == deps.__name__
+        if name.startswith("get_")
+        and inspect.isfunction(value)
+        and value.__module__ == deps.__name__
     ]
 
     assert functions
-    assert [f.__name__ for f in functions if not inspect.iscoroutinefunction(f) and not inspect.isasyncgenfunction(f)] == []
+    assert [
+        f.__name__
+        for f in functions
+        if not inspect.iscoroutinefunction(f) and not inspect.isasyncgenfunction(f)
+    ] == []
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="thread priorities are Linux's")
+async def test_batch_hashing_yields_the_cpu_to_single_requests() -> None:
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, workers=2)
+    loop = asyncio.get_running_loop()
+    try:
+        assert len(await hasher.hash_many(["a", "b"])) == 2
+        batch = await loop.run_in_executor(hasher._batch_executor, threading.get_native_id)
+        single = await loop.run_in_executor(hasher._executor, threading.get_native_id)
+
+        assert os.getpriority(os.PRIO_PROCESS, batch) > os.getpriority(os.PRIO_PROCESS, single)
+    finally:
+        hasher.close()
