@@ -70,6 +70,8 @@ DATABASE_VARIABLES = (
     "ANALYTICS_DATABASE_URL",
 )
 STARTUP_TIMEOUT = 60.0
+# Longest wait for a server to finish the requests a run left in flight.
+SETTLE_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -386,6 +388,19 @@ def prepare(app: App, scenario: str, redis_python: Path | None, redis_url: str) 
             http("GET", f"{app.url}/users/{user_id}")
 
 
+def settle(pid: int, *, idle_share: float = 0.05, window: float = 0.25) -> float:
+    """Wait (at most SETTLE_TIMEOUT) until the server is idle: requests still in flight when
+    wrk stopped (256 bulk sign-ups hash for a while) would otherwise load the next run,
+    whichever app it measures. Returns the seconds waited."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < SETTLE_TIMEOUT:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - before <= idle_share * window:
+            break
+    return time.perf_counter() - began
+
+
 def load(app: App, scenario: str, concurrency: int, config: Config) -> dict[str, Any]:
     assert app.process is not None
     script = wrk_script(scenario, app.users, config.workdir)
@@ -405,6 +420,7 @@ def load(app: App, scenario: str, concurrency: int, config: Config) -> dict[str,
         ]
     )
     cpu = cpu_seconds(pid) - cpu_before
+    settle(pid)
     line = next(line for line in output.splitlines() if line.startswith("BENCH_RESULT "))
     raw = json.loads(line.removeprefix("BENCH_RESULT "))
     requests = max(raw["requests"], 1)

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy import URL, event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from {{ cookiecutter.package_name }}.api.deps import get_database
 from {{ cookiecutter.package_name }}.cache import UserCache
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import User
@@ -63,6 +64,26 @@ async def test_a_hit_does_not_ask_the_database(
 
     assert response.headers["X-Cache"] == "hit"
     assert response.json()["full_name"] == "Before"
+
+
+async def test_a_hit_opens_no_session(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    await get_user(client, app, user.id)
+    database = app.dependency_overrides[get_database]()
+    opened: list[object] = []
+    sessions = database.read_sessions
+
+    def counting(**kwargs: Any) -> Any:
+        opened.append(kwargs)
+        return sessions(**kwargs)
+
+    database.read_sessions = counting
+
+    response = await get_user(client, app, user.id)
+
+    assert (response.headers["X-Cache"], opened) == ("hit", [])
 
 
 async def test_entries_expire_after_the_configured_ttl(

@@ -20,7 +20,7 @@ from ..feature import Feature
 _STATE_KEY = "read_your_writes"
 
 
-def get_read_your_writes(
+async def get_read_your_writes(
     request: Request,
     token: Annotated[
         str | None,

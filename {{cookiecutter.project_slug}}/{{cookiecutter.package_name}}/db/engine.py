@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from ..settings import LIBPQ_PARAMETERS, Settings
+from .pool import FairQueuePool
 
 # Names connections in pg_stat_activity as "<package>:<role>".
 _APPLICATION = __name__.partition(".")[0]
@@ -92,7 +93,8 @@ def create_engine(url: URL, settings: Settings, *, role: str, pooled: bool = Tru
     `pooled=False` opens a connection per use (for health probes and migrations).
     """
     options = (
-        pool_options(settings)
+        # Waiting checkouts served in order (see `db.pool`): a bounded tail latency.
+        {"poolclass": FairQueuePool, **pool_options(settings)}
         if pooled
         else {"poolclass": NullPool, "echo": settings.db_echo, "hide_parameters": True}
     )

@@ -19,12 +19,12 @@ from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import URL, Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from .. import telemetry
 from ..settings import Settings
 from .engine import create_engine
 from .errors import is_connection_error
+from .readonly import ReadOnlySession, autocommit
 
 logger = logging.getLogger(__name__)
 
@@ -184,8 +184,8 @@ class ReadRouter:
                 monitor.lost()
 
 
-class RoutingSession(Session):
-    """A session whose statements go where its `ReadRouter` says, decided on first use."""
+class RoutingSession(ReadOnlySession):
+    """A read session whose statements go where its `ReadRouter` says, decided on first use."""
 
     def get_bind(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Engine:
         router: ReadRouter = self.info[ROUTER]
@@ -257,8 +257,10 @@ class Standbys:
         self, primary: AsyncEngine, *roles: str, honour_requirements: bool
     ) -> async_sessionmaker[AsyncSession]:
         """Read-only sessions on the first of `roles` fit to serve, else on `primary`."""
+        # Each statement on its own, like every read session (see `db.readonly`).
+        engines = {PRIMARY: primary, **self.engines}
         router = ReadRouter(
-            {PRIMARY: primary, **self.engines},
+            {role: autocommit(engine) for role, engine in engines.items()},
             [self.monitors[role] for role in roles if role in self.monitors],
             max_lag_seconds=self.max_lag_seconds,
             honour_requirements=honour_requirements,

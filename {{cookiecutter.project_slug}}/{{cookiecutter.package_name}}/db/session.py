@@ -20,6 +20,7 @@ from ..settings import Settings
 from .consistency import Changes, take_committed, write_position
 {% endif %}
 from .engine import create_engine
+from .readonly import ReadOnlySession, autocommit
 {% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
 from .routing import Standbys
 {% endif %}
@@ -35,6 +36,13 @@ CommitListener = Callable[[Changes, int | None], Awaitable[None]]
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: objects stay readable after commit without another query.
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Read-only sessions without BEGIN/ROLLBACK round trips (see `db.readonly`)."""
+    return async_sessionmaker(
+        autocommit(engine), expire_on_commit=False, sync_session_class=ReadOnlySession
+    )
 
 
 @dataclass
@@ -80,17 +88,18 @@ class Database:
 {% if cookiecutter.use_replica %}
             read_sessions=standbys.sessions(primary, "replica", honour_requirements=True),
 {% else %}
-            read_sessions=sessionmaker,
+            read_sessions=create_read_sessionmaker(primary),
 {% endif %}
             report_sessions=standbys.sessions(primary, *standby_urls, honour_requirements=False),
             standbys=standbys,
         )
 {% else %}
+        read_sessions = create_read_sessionmaker(primary)
         return cls(
             engines={"primary": primary},
             sessionmaker=sessionmaker,
-            read_sessions=sessionmaker,
-            report_sessions=sessionmaker,
+            read_sessions=read_sessions,
+            report_sessions=read_sessions,
         )
 {% endif %}
 

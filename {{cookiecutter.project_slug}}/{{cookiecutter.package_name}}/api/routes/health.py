@@ -43,7 +43,7 @@ def create_probe_engines(database: Database, settings: Settings) -> dict[str, As
     }
 
 
-def get_probe_engines(request: Request) -> dict[str, AsyncEngine]:
+async def get_probe_engines(request: Request) -> dict[str, AsyncEngine]:
     return cast(dict[str, AsyncEngine], request.app.state.probe_engines)
 
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 {% if cookiecutter.use_cache %}
-from ...db.consistency import read_position
+from ...db.consistency import READ_YOUR_WRITES, read_position
 {% endif %}
 from ...models import Post, User
 from ...schemas.common import NO_NUL, After, IdPath, Limit, Skip
@@ -20,11 +20,23 @@ from ...schemas.user import (
     UserWithProfileCreate,
     UserWithProfileRead,
 )
+{% if cookiecutter.use_cache %}
+from ...services.users import UserService
+{% endif %}
 from ...settings import BULK_MAX_USERS_CEILING, Settings
 {% if cookiecutter.use_cache %}
 from ..consistency import ReadYourWritesDep
 {% endif %}
-from ..deps import {% if cookiecutter.use_cache %}UserCacheDep, {% endif %}UserReaderDep, UserReportsDep, UserServiceDep
+from ..deps import (
+{% if cookiecutter.use_cache %}
+    DatabaseDep,
+    PasswordHasherDep,
+    UserCacheDep,
+{% endif %}
+    UserReaderDep,
+    UserReportsDep,
+    UserServiceDep,
+)
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 from ..links import CREATED, PAGED, link_next_page, locate
 
@@ -35,7 +47,7 @@ SearchTerm = Annotated[str, Query(min_length=1, max_length=100, pattern=NO_NUL)]
 BulkUsers = Annotated[UserBatch, Body(min_length=1, max_length=BULK_MAX_USERS_CEILING)]
 
 
-def bulk_max_users(request: Request) -> int:
+async def bulk_max_users(request: Request) -> int:
     return cast(Settings, request.app.state.settings).bulk_max_users
 
 
@@ -138,22 +150,28 @@ async def user_post_counts(
 )
 async def get_user(
     user_id: IdPath,
-    users: UserReaderDep,
+    database: DatabaseDep,
     cache: UserCacheDep,
     read_your_writes: ReadYourWritesDep,
-    response: Response,
-) -> UserRead:
-    """From Redis when cached (`X-Cache: hit`), else from the database (`X-Cache: miss`)."""
-    cached = await cache.get(user_id, at_least=read_your_writes.required_position)
-    if cached is not None:
-        response.headers["X-Cache"] = "hit"
-        return cached
-    # Asked before the query: the entry is stamped no newer than the data it holds.
-    position = await read_position(users.session)
-    user = UserRead.model_validate(await users.get_user(user_id))
-    await cache.fill(user, position=position)
-    response.headers["X-Cache"] = "miss"
-    return user
+    hasher: PasswordHasherDep,
+) -> Response:
+    """From Redis when cached (`X-Cache: hit`), else from the database (`X-Cache: miss`).
+
+    A hit opens no database session; the session of a miss closes before the cache fill.
+    """
+    user = await cache.get(user_id, at_least=read_your_writes.required_position)
+    outcome = "hit"
+    if user is None:
+        outcome = "miss"
+        async with database.read_sessions(info={READ_YOUR_WRITES: read_your_writes}) as session:
+            # Asked before the query: the entry is stamped no newer than the data it holds.
+            position = await read_position(session)
+            user = UserRead.model_validate(await UserService(session, hasher).get_user(user_id))
+        await cache.fill(user, position=position)
+    # Serialised here, once: the response model's validation would only repeat it.
+    return Response(
+        user.model_dump_json(), media_type="application/json", headers={"X-Cache": outcome}
+    )
 {% else %}
 @router.get(
     "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)

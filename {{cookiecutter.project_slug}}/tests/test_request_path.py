@@ -1,0 +1,150 @@
+"""What the request path leaves out for speed, and what it must keep: read sessions
+without a transaction (but read-only and under the statement timeout), a pool that
+serves waiting requests in order, dependencies that never hop to a thread."""
+
+import asyncio
+import inspect
+import os
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from {{ cookiecutter.package_name }}.api import deps
+from {{ cookiecutter.package_name }}.db.engine import create_engine
+from {{ cookiecutter.package_name }}.db.readonly import ReadOnlySessionError
+from {{ cookiecutter.package_name }}.db.session import Database
+from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.security import PasswordHasher
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.factories import UNUSABLE_HASH
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    database = Database.from_settings(settings)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def one_connection(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine whose pool holds one connection; a checkout waits at most 1 s."""
+    engine = create_engine(
+        settings.primary_url,
+        settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 1}),
+        role="primary",
+    )
+    yield engine
+    await engine.dispose()
+
+
+async def test_read_sessions_run_each_statement_on_its_own(database: Database) -> None:
+    # In a transaction both statements would report its start; without one, their own.
+    async with database.read_sessions() as session:
+        first = await session.scalar(text("SELECT transaction_timestamp()"))
+        await asyncio.sleep(0.01)
+        second = await session.scalar(text("SELECT transaction_timestamp()"))
+
+    assert first != second
+
+
+async def test_read_sessions_keep_the_statement_timeout(
+    database: Database, settings: Settings
+) -> None:
+    async with database.read_sessions() as session:
+        timeout = await session.scalar(
+            text("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
+        )
+
+    assert timeout == str(round(settings.db_statement_timeout * 1000))
+
+
+async def test_read_sessions_refuse_to_write(database: Database) -> None:
+    async with database.read_sessions() as session:
+        session.add(User(username="nope", email="nope@example.com", hashed_password=UNUSABLE_HASH))
+        with pytest.raises(ReadOnlySessionError):
+            await session.flush()
+        await session.rollback()
+        with pytest.raises(ReadOnlySessionError):
+            await session.execute(update(User).values(bio="nope"))
+
+
+async def test_read_sessions_keep_one_connection(database: Database) -> None:
+    # read_position() relies on it: the position is read where the query then runs.
+    async with database.read_sessions() as session:
+        first = await session.scalar(text("SELECT pg_backend_pid()"))
+        await session.scalar(select(User.id).limit(1))
+        second = await session.scalar(text("SELECT pg_backend_pid()"))
+
+    assert first == second
+
+
+async def test_a_returned_connection_goes_to_the_longest_waiter(
+    one_connection: AsyncEngine,
+) -> None:
+    served: list[str] = []
+
+    async def use(name: str) -> None:
+        async with one_connection.connect():
+            served.append(name)
+
+    held = await one_connection.connect()
+    waiter = asyncio.create_task(use("waiter"))
+    await asyncio.sleep(0.05)
+    await held.close()
+    # Runs before the waiter is scheduled: it must not take the connection first.
+    await use("newcomer")
+    await waiter
+
+    assert served == ["waiter", "newcomer"]
+
+
+async def test_a_checkout_still_times_out_and_loses_no_connection(
+    one_connection: AsyncEngine,
+) -> None:
+    held = await one_connection.connect()
+    with pytest.raises(PoolTimeoutError):
+        await one_connection.connect()
+    cancelled = asyncio.create_task(one_connection.connect().start())
+    await asyncio.sleep(0.05)
+    cancelled.cancel()
+    await held.close()
+
+    async with one_connection.connect() as connection:
+        assert await connection.scalar(text("SELECT 1")) == 1
+
+
+def test_dependencies_run_on_the_event_loop() -> None:
+    # FastAPI runs a plain `def` dependency in its threadpool: a thread hop per request.
+    functions = [
+        value
+        for name, value in vars(deps).items()
+        if name.startswith("get_")
+        and inspect.isfunction(value)
+        and value.__module__ == deps.__name__
+    ]
+
+    assert functions
+    assert [
+        f.__name__
+        for f in functions
+        if not inspect.iscoroutinefunction(f) and not inspect.isasyncgenfunction(f)
+    ] == []
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="thread priorities are Linux's")
+async def test_batch_hashing_yields_the_cpu_to_single_requests() -> None:
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, workers=2)
+    loop = asyncio.get_running_loop()
+    try:
+        assert len(await hasher.hash_many(["a", "b"])) == 2
+        batch = await loop.run_in_executor(hasher._batch_executor, threading.get_native_id)
+        single = await loop.run_in_executor(hasher._executor, threading.get_native_id)
+
+        assert os.getpriority(os.PRIO_PROCESS, batch) > os.getpriority(os.PRIO_PROCESS, single)
+    finally:
+        hasher.close()

@@ -1,0 +1,44 @@
+"""Sessions for reads: each statement on its own, without BEGIN and ROLLBACK.
+
+A request that only reads gains nothing from a transaction around its statements
+(PostgreSQL's default isolation, READ COMMITTED, gives each statement its own snapshot
+anyway), and the two extra round trips were about a quarter of a read's time. Read
+sessions therefore run on their engine in AUTOCOMMIT mode: no round trip is added, the
+connection stays the same for the whole session (what `read_position` relies on), and
+`DB_STATEMENT_TIMEOUT` still bounds every statement.
+
+Writing through such a session would commit statement by statement, so it refuses to
+write: a flush with changes or an ORM INSERT/UPDATE/DELETE raises `ReadOnlySessionError`.
+"""
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import ORMExecuteState, Session
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A read session was asked to write: writes belong in a unit of work on `SessionDep`."""
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` (same pool) running each statement on its own: no BEGIN, no ROLLBACK."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+class ReadOnlySession(Session):
+    """A session that reads only; see the module's docstring."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    raise ReadOnlySessionError("a read session cannot write; use the write session (SessionDep)")
+
+
+@event.listens_for(ReadOnlySession, "do_orm_execute")
+def _refuse_write_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlySessionError(
+            "a read session cannot write; use the write session (SessionDep)"
+        )
