@@ -1,16 +1,22 @@
 """Bake the template with cookiecutter and check what comes out.
 
-Two sets of switch combinations, both derived from SWITCHES:
+Three sets of switch combinations, all derived from cookiecutter.json (tests/combinations.py):
 - the Python checks (ruff, ruff format, mypy --strict) run on every combination of the
-  switches that change Python code, with the others at their defaults: those only add
-  compose and CI files (a test below proves that);
-- the rendering checks (no Jinja residue or blank-line debris, feature paths) run on
-  those and on a set covering every pair of values of all switches.
+  switches that change Python code (2**8 = 256), with the others at their defaults: those
+  only add compose, Docker and CI files (a test below proves that), and the oldest Python;
+- every newer Python version gets the same checks on every pair of those switches (all
+  off, each alone, all on): the template's code does not depend on the version, so a
+  version can only matter through the stubs a line of code meets, and every line any
+  combination renders is in that set (a test below proves that too);
+- the rendering checks (no Jinja residue or blank-line debris, feature paths) run on all
+  of the above and on every pair of values of all switches.
+
+mypy runs with one incremental cache per xdist worker and Python version, warmed once per
+run on the all-on project: a combination rechecks only the project's own modules.
 """
 
 import fcntl
 import io
-import itertools
 import json
 import os
 import re
@@ -24,87 +30,41 @@ from typing import Any
 
 import pexpect
 import pytest
+from cookiecutter.environment import StrictEnvironment
+from cookiecutter.generate import generate_context
+from cookiecutter.prompt import prompt_for_config
+from jinja2 import FileSystemLoader
 
 from hooks.post_gen_project import FEATURE_PATHS, feature_paths, paths_to_remove
 from hooks.pre_gen_project import PYTHON_VERSIONS, SWITCHES
+from tests.combinations import (
+    ANSWERS,
+    NON_PYTHON_SWITCHES,
+    OLDEST_PYTHON,
+    PYTHON_SWITCHES,
+    Switches,
+    combination_id,
+    every_combination,
+    every_pair,
+    params,
+)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
-DEFAULTS: dict[str, bool] = {
-    name: value
-    for name, value in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()).items()
-    if name in SWITCHES
-}
-# Switches that only add files no Python tool reads.
-NON_PYTHON_SWITCHES = ("use_docker", "use_github_actions")
-PYTHON_SWITCHES = tuple(switch for switch in SWITCHES if switch not in NON_PYTHON_SWITCHES)
+PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+# What ruff, mypy and Alembic read.
+PYTHON_TOOL_INPUTS = {".py", ".pyi", ".toml", ".ini", ".mako", ".cfg"}
 
-Switches = dict[str, bool]
-
-
-def every_combination(switches: tuple[str, ...]) -> list[Switches]:
-    """All 2**n combinations of `switches`, the other switches at their defaults."""
-    return [
-        {**DEFAULTS, **dict(zip(switches, values, strict=True))}
-        for values in itertools.product([False, True], repeat=len(switches))
-    ]
-
-
-def every_pair(switches: tuple[str, ...]) -> list[Switches]:
-    """All off, each on alone, all on: every pair of switches sees all four value pairs."""
-    all_off = {**DEFAULTS, **dict.fromkeys(switches, False)}
-    return [
-        all_off,
-        *[{**all_off, switch: True} for switch in switches],
-        {**DEFAULTS, **dict.fromkeys(switches, True)},
-    ]
-
-
-def covering(switches: tuple[str, ...], strength: int) -> list[Switches]:
-    """Few combinations in which every `strength` switches take all their value tuples.
-
-    Greedy: repeatedly take the combination that covers the most tuples not yet seen.
-    """
-    rows = list(itertools.product([False, True], repeat=len(switches)))
-    groups = list(itertools.combinations(range(len(switches)), strength))
-
-    def tuples(row: tuple[bool, ...]) -> set[tuple[tuple[int, ...], tuple[bool, ...]]]:
-        return {(group, tuple(row[i] for i in group)) for group in groups}
-
-    missing = {
-        (group, values)
-        for group in groups
-        for values in itertools.product([False, True], repeat=strength)
-    }
-    chosen = []
-    while missing:
-        best = max(rows, key=lambda row: len(tuples(row) & missing))
-        missing -= tuples(best)
-        chosen.append(best)
-    return [{**DEFAULTS, **dict(zip(switches, row, strict=True))} for row in chosen]
-
-
-def combination_id(switches: Switches) -> str:
-    return "-".join(
-        f"{name.removeprefix('use_')}_{'on' if switches[name] else 'off'}" for name in SWITCHES
+PYTHON_COMBINATIONS = every_combination(PYTHON_SWITCHES)
+NEWER_PYTHONS = PYTHON_VERSIONS[1:]
+# Per newer version, one xdist group (one worker, one mypy cache warmed by its first run).
+VERSION_PARAMS = [
+    param
+    for version in NEWER_PYTHONS
+    for param in params(
+        [{**switches, "python_version": version} for switches in every_pair(PYTHON_SWITCHES)],
+        group=f"python-{version}",
     )
-
-
-def params(combinations: list[Switches]) -> list[Any]:
-    """One param per combination, all its checks on one xdist worker (one bake)."""
-    unique = {combination_id(switches): switches for switches in combinations}
-    return [
-        pytest.param(switches, id=name, marks=pytest.mark.xdist_group(name))
-        for name, switches in unique.items()
-    ]
-
-
-# Every combination while that stays affordable (2**6 = 64 bakes and mypy runs take a few
-# minutes); beyond it, every three switches in all their value combinations.
-MAX_FULL_PRODUCT = 64
-if 2 ** len(PYTHON_SWITCHES) <= MAX_FULL_PRODUCT:
-    PYTHON_COMBINATIONS = every_combination(PYTHON_SWITCHES)
-else:
-    PYTHON_COMBINATIONS = covering(PYTHON_SWITCHES, strength=3)
+]
 RENDER_COMBINATIONS = PYTHON_COMBINATIONS + every_pair(SWITCHES)
 
 # Jinja left unrendered; `${{ ... }}` is a GitHub Actions expression, not Jinja.
@@ -155,13 +115,21 @@ def shared_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path
     return base if worker_id == "master" else base.parent
 
 
-@pytest.fixture(scope="session")
-def type_checker(shared_dir: Path, bake: Bake, worker_id: str) -> list[str]:
-    """`python -m mypy` in a venv holding every dependency of every combination.
+TypeCheck = Callable[[Path, str], subprocess.CompletedProcess[str]]
 
-    Built once per run by the first worker (the others wait), with a mypy cache warmed on
-    the all-features project; each worker checks with a copy of that cache, so the
-    third-party packages are analysed once.
+
+@pytest.fixture(scope="session")
+def type_checker(shared_dir: Path, bake: Bake, worker_id: str) -> TypeCheck:
+    """Runs `mypy --strict` on a project for a Python version, in a venv holding every
+    dependency of every combination.
+
+    The venv is built once per run by the first worker (the others wait), with a mypy
+    cache warmed on the all-on project for the oldest Python; each worker checks with a
+    copy of that cache, so the third-party packages are analysed once, and keeps its
+    cache (one per version) from one combination to the next, so a combination costs a
+    recheck of the project's own modules. Every combination is baked to a directory of
+    its own; mypy's cache records the paths relative to it, and a module whose text is
+    unchanged stays fresh.
     """
     venv = shared_dir / "type-checker"
     python = str(venv / "bin" / "python")
@@ -176,11 +144,18 @@ def type_checker(shared_dir: Path, bake: Bake, worker_id: str) -> list[str]:
             install = run([python, "-m", "pip", "install", "-q", *requirements], shared_dir)
             assert install.returncode == 0, install.stdout + install.stderr
             cache = shared_dir / "mypy-cache-warming"
-            run([python, "-m", "mypy", "--strict", "--cache-dir", str(cache), "."], all_on)
+            command = [python, "-m", "mypy", "--strict", "--python-version", OLDEST_PYTHON]
+            run([*command, "--cache-dir", str(cache), "."], all_on)
             cache.rename(warm_cache)
-    cache = shared_dir / f"mypy-cache-{worker_id}"
-    shutil.copytree(warm_cache, cache, dirs_exist_ok=True)
-    return [python, "-m", "mypy", "--cache-dir", str(cache)]
+
+    def check(project: Path, python_version: str) -> subprocess.CompletedProcess[str]:
+        cache = shared_dir / f"mypy-cache-{worker_id}-py{python_version}"
+        if python_version == OLDEST_PYTHON and not cache.exists():
+            shutil.copytree(warm_cache, cache)
+        command = [python, "-m", "mypy", "--strict", "--python-version", python_version]
+        return run([*command, "--cache-dir", str(cache), "."], project)
+
+    return check
 
 
 def test_default_bake(cookies: Any) -> None:
@@ -250,40 +225,98 @@ def test_files_named_in_next_steps_exist(bake: Bake, switches: Switches) -> None
     assert (bake(switches) / ".env.example").is_file()  # cp .env.example .env
 
 
-@pytest.mark.parametrize("switches", params(PYTHON_COMBINATIONS))
-def test_ruff_check(bake: Bake, switches: Switches) -> None:
-    result = run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], bake(switches))
+def ruff_check(project: Path) -> None:
+    result = run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("switches", params(PYTHON_COMBINATIONS))
-def test_ruff_format(bake: Bake, switches: Switches) -> None:
-    project = bake(switches)
+def ruff_format(project: Path) -> None:
     result = run([sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."], project)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("switches", params(PYTHON_COMBINATIONS))
-def test_mypy_strict(bake: Bake, type_checker: list[str], switches: Switches) -> None:
-    result = run([*type_checker, "--strict", "."], bake(switches))
+def test_ruff_check(bake: Bake, switches: Switches) -> None:
+    ruff_check(bake(switches))
+
+
+@pytest.mark.parametrize("switches", params(PYTHON_COMBINATIONS))
+def test_ruff_format(bake: Bake, switches: Switches) -> None:
+    ruff_format(bake(switches))
+
+
+@pytest.mark.parametrize("switches", params(PYTHON_COMBINATIONS))
+def test_mypy_strict(bake: Bake, type_checker: TypeCheck, switches: Switches) -> None:
+    result = type_checker(bake(switches), OLDEST_PYTHON)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# The oldest version is the default, checked above; another target makes mypy analyse
-# every package anew (about a minute each), so only the newest is added.
-@pytest.mark.parametrize("python_version", PYTHON_VERSIONS[-1:])
-def test_mypy_strict_for_the_newest_python_version(
-    cookies: Any, type_checker: list[str], python_version: str
-) -> None:
-    result = cookies.bake(
-        extra_context={**dict.fromkeys(PYTHON_SWITCHES, True), "python_version": python_version}
-    )
-    assert result.exit_code == 0, result.exception
+# ruff's target follows python_version, and some rules (UP) depend on the target.
+@pytest.mark.parametrize("switches", VERSION_PARAMS)
+def test_ruff_check_for_newer_python_versions(bake: Bake, switches: Switches) -> None:
+    ruff_check(bake(switches))
 
-    check = run(
-        [*type_checker, "--strict", "--python-version", python_version, "."], result.project_path
+
+@pytest.mark.parametrize("switches", VERSION_PARAMS)
+def test_ruff_format_for_newer_python_versions(bake: Bake, switches: Switches) -> None:
+    ruff_format(bake(switches))
+
+
+@pytest.mark.parametrize("switches", VERSION_PARAMS)
+def test_mypy_strict_for_newer_python_versions(
+    bake: Bake, type_checker: TypeCheck, switches: Switches
+) -> None:
+    result = type_checker(bake(switches), switches["python_version"])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_combination_of_the_python_switches_is_checked() -> None:
+    assert len(PYTHON_SWITCHES) == 8
+    assert len({tuple(c[s] for s in PYTHON_SWITCHES) for c in PYTHON_COMBINATIONS}) == 2**8
+    assert {c["python_version"] for c in (p.values[0] for p in VERSION_PARAMS)} == set(
+        NEWER_PYTHONS
     )
-    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def rendered_lines(switches: Switches, environment: StrictEnvironment) -> set[tuple[str, str]]:
+    """(file, line) for every line of every file a Python tool reads, as rendered."""
+    answers = {**environment.globals["cookiecutter"], **switches}
+    removed = {str(path) for path in paths_to_remove(answers)}
+    lines = set()
+    for relative in environment.list_templates(extensions=[s[1:] for s in PYTHON_TOOL_INPUTS]):
+        name = relative.replace("{{cookiecutter.package_name}}", answers["package_name"])
+        if any(name == gone or name.startswith(f"{gone}/") for gone in removed):
+            continue
+        text = environment.get_template(relative).render(cookiecutter=answers)
+        lines |= {(relative, line.strip()) for line in text.splitlines()}
+    return lines
+
+
+def test_newer_versions_see_every_line_any_combination_renders() -> None:
+    # What makes every pair enough for the newer versions: the code does not depend on the
+    # version (only requires-python and ruff's target do), and every line of Python any
+    # combination renders appears in one of the combinations checked for each version.
+    mentions = [
+        str(path.relative_to(PROJECT_TEMPLATE))
+        for path in PROJECT_TEMPLATE.rglob("*")
+        if path.suffix in PYTHON_TOOL_INPUTS
+        and path.is_file()
+        and "python_version" in path.read_text(encoding="utf-8")
+    ]
+    assert mentions == ["pyproject.toml"]
+    context = generate_context(context_file=str(TEMPLATE_DIR / "cookiecutter.json"))
+    answers = dict(prompt_for_config(context, no_input=True))
+    environment = StrictEnvironment(
+        context={"cookiecutter": answers},
+        keep_trailing_newline=True,
+        loader=FileSystemLoader(str(PROJECT_TEMPLATE)),
+        **ANSWERS["_jinja2_env_vars"],
+    )
+    environment.globals["cookiecutter"] = answers
+    checked = set().union(*(rendered_lines(c, environment) for c in every_pair(PYTHON_SWITCHES)))
+    every = set().union(*(rendered_lines(c, environment) for c in PYTHON_COMBINATIONS))
+    assert checked  # and the pyproject.toml lines that follow the version
+    assert sorted(every - checked) == []
 
 
 def test_non_python_switches_change_no_python_tool_input() -> None:
@@ -305,15 +338,6 @@ def test_non_python_switches_change_no_python_tool_input() -> None:
     assert mentions == []
     for switch in NON_PYTHON_SWITCHES:
         assert not [path for path in FEATURE_PATHS[switch] if path.endswith(".py")]
-
-
-def test_covering_sets_cover() -> None:
-    names = tuple(f"use_{n}" for n in range(8))
-    for strength in (2, 3):
-        rows = covering(names, strength)
-        assert len(rows) < 2 ** len(names)
-        for group in itertools.combinations(names, strength):
-            assert len({tuple(row[name] for name in group) for row in rows}) == 2**strength
 
 
 # Docker and CI on (their defaults); the files depend on a switch or two: pairs cover them.
@@ -359,16 +383,6 @@ def test_requires_python_follows_python_version(cookies: Any, python_version: st
 
     pyproject = tomllib.loads((result.project_path / "pyproject.toml").read_text("utf-8"))
     assert pyproject["project"]["requires-python"] == f">={python_version}"
-
-
-@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
-def test_ruff_check_for_each_python_version(cookies: Any, python_version: str) -> None:
-    # ruff's target follows python_version, and some rules (UP) depend on the target.
-    result = cookies.bake(extra_context={"python_version": python_version})
-    assert result.exit_code == 0, result.exception
-
-    check = run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], result.project_path)
-    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_awkward_text_survives_the_hooks(cookies: Any) -> None:
