@@ -9,6 +9,9 @@ from .post import PostRead
 from .role import RoleRead
 
 EMAIL_MAX_LENGTH = 100
+# What ZoneInfo raises for a name it cannot load. A name, not a parenthesised tuple in the
+# except clause: ruff format drops those parentheses for Python 3.14 (PEP 758) only.
+UNKNOWN_ZONE = (ZoneInfoNotFoundError, ValueError)
 
 
 def _normalise_email(email: str) -> str:
@@ -20,7 +23,7 @@ def _normalise_email(email: str) -> str:
 def _known_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except UNKNOWN_ZONE:
         raise ValueError(f"unknown time zone {name!r}") from None
     return name
 
