@@ -58,13 +58,7 @@ def combination_id(switches: Switches) -> str:
     return name if version == OLDEST_PYTHON else f"{name}-py{version}"
 
 
-def params(combinations: list[Switches], group: str | None = None) -> list[Any]:
-    """One param per combination, all its checks on one xdist worker (one bake).
-
-    With `group`, all of them in that one xdist group instead (one worker, in order).
-    """
+def params(combinations: list[Switches]) -> list[Any]:
+    """One param per combination (duplicates dropped), named by `combination_id`."""
     unique = {combination_id(switches): switches for switches in combinations}
-    return [
-        pytest.param(switches, id=name, marks=pytest.mark.xdist_group(group or name))
-        for name, switches in unique.items()
-    ]
+    return [pytest.param(switches, id=name) for name, switches in unique.items()]

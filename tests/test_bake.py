@@ -23,8 +23,10 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +58,13 @@ PYTHON_TOOL_INPUTS = {".py", ".pyi", ".toml", ".ini", ".mako", ".cfg"}
 
 PYTHON_COMBINATIONS = every_combination(PYTHON_SWITCHES)
 NEWER_PYTHONS = PYTHON_VERSIONS[1:]
-# Per newer version, one xdist group (one worker, one mypy cache warmed by its first run).
-VERSION_PARAMS = [
-    param
-    for version in NEWER_PYTHONS
-    for param in params(
-        [{**switches, "python_version": version} for switches in every_pair(PYTHON_SWITCHES)],
-        group=f"python-{version}",
-    )
-]
+VERSION_PARAMS = params(
+    [
+        {**switches, "python_version": version}
+        for version in NEWER_PYTHONS
+        for switches in every_pair(PYTHON_SWITCHES)
+    ]
+)
 RENDER_COMBINATIONS = PYTHON_COMBINATIONS + every_pair(SWITCHES)
 
 # Jinja left unrendered; `${{ ... }}` is a GitHub Actions expression, not Jinja.
@@ -93,65 +93,139 @@ Bake = Callable[[Switches], Path]
 
 
 @pytest.fixture(scope="session")
-def bake(cookies_session: Any) -> Bake:
-    """Bake a combination once per worker; every check of it reuses the project."""
-    projects: dict[str, Path] = {}
-
-    def bake(switches: Switches) -> Path:
-        name = combination_id(switches)
-        if name not in projects:
-            result = cookies_session.bake(extra_context=switches)
-            assert result.exit_code == 0, result.exception
-            projects[name] = result.project_path
-        return projects[name]
-
-    return bake
-
-
-@pytest.fixture(scope="session")
 def shared_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A directory this run's xdist workers share (the base temp without xdist)."""
     base = tmp_path_factory.getbasetemp()
     return base if worker_id == "master" else base.parent
 
 
-TypeCheck = Callable[[Path, str], subprocess.CompletedProcess[str]]
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Holds an exclusive lock on `lock_file` across this run's xdist workers."""
+    with lock_file.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session")
-def type_checker(shared_dir: Path, bake: Bake, worker_id: str) -> TypeCheck:
-    """Runs `mypy --strict` on a project for a Python version, in a venv holding every
-    dependency of every combination.
+def bake(cookies_session: Any, shared_dir: Path) -> Bake:
+    """Bake a combination once per run; every check of it, on any worker, reuses it.
 
-    The venv is built once per run by the first worker (the others wait), with a mypy
-    cache warmed on the all-on project for the oldest Python; each worker checks with a
-    copy of that cache, so the third-party packages are analysed once, and keeps its
-    cache (one per version) from one combination to the next, so a combination costs a
-    recheck of the project's own modules. Every combination is baked to a directory of
-    its own; mypy's cache records the paths relative to it, and a module whose text is
-    unchanged stays fresh.
+    Shared through the file system rather than by sending a combination's checks to one
+    worker: pytest-xdist 3.8's `xdist_group` is a no-op under pytest 9.2 (it renames
+    `Item._nodeid`, which pytest 9 no longer reads), so checks spread over the workers.
     """
-    venv = shared_dir / "type-checker"
-    python = str(venv / "bin" / "python")
-    warm_cache = shared_dir / "mypy-cache"
-    with (shared_dir / "type-checker.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not warm_cache.exists():
-            all_on = bake(dict.fromkeys(SWITCHES, True))
-            project = tomllib.loads((all_on / "pyproject.toml").read_text("utf-8"))["project"]
-            requirements = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            install = run([python, "-m", "pip", "install", "-q", *requirements], shared_dir)
-            assert install.returncode == 0, install.stdout + install.stderr
-            cache = shared_dir / "mypy-cache-warming"
-            command = [python, "-m", "mypy", "--strict", "--python-version", OLDEST_PYTHON]
-            run([*command, "--cache-dir", str(cache), "."], all_on)
-            cache.rename(warm_cache)
+    bakes = shared_dir / "bakes"
+    bakes.mkdir(exist_ok=True)
+
+    def bake(switches: Switches) -> Path:
+        name = combination_id(switches)
+        baked = bakes / name
+        with exclusive(bakes / f"{name}.lock"):
+            if not baked.exists():
+                result = cookies_session.bake(extra_context=switches)
+                assert result.exit_code == 0, result.exception
+                result.project_path.parent.rename(baked)
+        (project,) = baked.iterdir()
+        return project
+
+    return bake
+
+
+TypeCheck = Callable[[Path, str], subprocess.CompletedProcess[str]]
+
+# Run in the background by the first worker: the venv, then a mypy cache per Python
+# version warmed on the all-on project (the oldest first), each renamed into place when
+# done; the status file says how the venv install ended, the done file that all ended.
+TYPE_CHECKER_SETUP = """
+venv="$1" shared="$2" requirements="$3"
+shift 3
+if python -m venv "$venv" && "$venv/bin/python" -m pip install -q -r "$requirements"; then
+    echo 0 >"$shared/type-checker.status"
+else
+    echo 1 >"$shared/type-checker.status"
+    exit 1
+fi
+while [ $# -gt 0 ]; do
+    version="$1" project="$2"
+    shift 2
+    (cd "$project" && "$venv/bin/python" -m mypy --strict --python-version "$version" \
+        --cache-dir "$shared/mypy-cache-warming-py$version" . >/dev/null)
+    mv "$shared/mypy-cache-warming-py$version" "$shared/mypy-cache-py$version"
+done
+touch "$shared/type-checker.done"
+"""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def type_checker_setup(
+    request: pytest.FixtureRequest, shared_dir: Path, bake: Bake
+) -> Iterator[None]:
+    """Starts building the type checker (venv and warm caches) in the background, once
+    per run where a type check is selected, as soon as a worker starts on this module:
+    it overlaps with the bakes and the rendering checks that come first."""
+    process = None
+    wanted = any(
+        "type_checker" in getattr(item, "fixturenames", ()) for item in request.session.items
+    )
+    with exclusive(shared_dir / "type-checker.lock"):
+        if wanted and not (shared_dir / "type-checker.log").exists():
+            projects = []
+            for version in PYTHON_VERSIONS:
+                all_on = bake({**dict.fromkeys(SWITCHES, True), "python_version": version})
+                projects += [version, str(all_on)]
+            pyproject = tomllib.loads((all_on / "pyproject.toml").read_text("utf-8"))["project"]
+            requirements = shared_dir / "type-checker-requirements.txt"
+            requirements.write_text(
+                "\n".join([*pyproject["dependencies"], *pyproject["optional-dependencies"]["dev"]])
+            )
+            venv = shared_dir / "type-checker"
+            bin_dir = Path(sys.executable).parent  # `python`: this run's interpreter
+            command = ["bash", "-c", TYPE_CHECKER_SETUP, "setup", str(venv), str(shared_dir)]
+            with (shared_dir / "type-checker.log").open("w") as log:
+                process = subprocess.Popen(
+                    [*command, str(requirements), *projects],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+                )
+    yield
+    if process is not None:
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def type_checker(shared_dir: Path, worker_id: str) -> TypeCheck:
+    """Runs `mypy --strict` on a project for a Python version, in a venv holding every
+    dependency of every combination (built by `type_checker_setup`).
+
+    Each worker starts from a copy of the cache warmed for that version on the all-on
+    project, so the third-party packages are analysed once per version, and keeps its
+    cache from one combination to the next, so a combination costs a recheck of the
+    project's own modules. Every combination is baked to a directory of its own; mypy's
+    cache records the paths relative to it, and a module whose text is unchanged stays
+    fresh.
+    """
+    python = str(shared_dir / "type-checker" / "bin" / "python")
+
+    def warm_cache(python_version: str) -> Path:
+        cache = shared_dir / f"mypy-cache-py{python_version}"
+        status = shared_dir / "type-checker.status"
+        for _ in range(3600):
+            if cache.exists():
+                return cache
+            if status.exists() and status.read_text().strip() != "0":
+                break
+            if (shared_dir / "type-checker.done").exists():
+                break
+            time.sleep(1)
+        log = (shared_dir / "type-checker.log").read_text()
+        raise AssertionError(f"no type checker for Python {python_version}:\n{log}")
 
     def check(project: Path, python_version: str) -> subprocess.CompletedProcess[str]:
         cache = shared_dir / f"mypy-cache-{worker_id}-py{python_version}"
-        if python_version == OLDEST_PYTHON and not cache.exists():
-            shutil.copytree(warm_cache, cache)
+        if not cache.exists():
+            shutil.copytree(warm_cache(python_version), cache)
         command = [python, "-m", "mypy", "--strict", "--python-version", python_version]
         return run([*command, "--cache-dir", str(cache), "."], project)
 

@@ -139,13 +139,8 @@ def venv(
 
 @pytest.fixture(
     scope="module",
-    # All steps of a context on one xdist worker, in order, on one install.
-    params=[
-        pytest.param(
-            context, id=context_id(context), marks=pytest.mark.xdist_group(context_id(context))
-        )
-        for context in INTEGRATION_CONTEXTS
-    ],
+    # One test per context (test_steps) runs all its steps, in order, on one install.
+    params=[pytest.param(context, id=context_id(context)) for context in INTEGRATION_CONTEXTS],
 )
 def project(
     request: pytest.FixtureRequest, cookies_session: Any, venv: tuple[Path, dict[str, str]]
