@@ -41,6 +41,7 @@ from hooks.post_gen_project import FEATURE_PATHS, feature_paths, paths_to_remove
 from hooks.pre_gen_project import PYTHON_VERSIONS, SWITCHES
 from tests.combinations import (
     ANSWERS,
+    DEFAULTS,
     NON_PYTHON_SWITCHES,
     OLDEST_PYTHON,
     PYTHON_SWITCHES,
@@ -457,6 +458,28 @@ def test_requires_python_follows_python_version(cookies: Any, python_version: st
 
     pyproject = tomllib.loads((result.project_path / "pyproject.toml").read_text("utf-8"))
     assert pyproject["project"]["requires-python"] == f">={python_version}"
+
+
+@pytest.mark.parametrize(
+    "switches",
+    params(
+        [
+            {**DEFAULTS, "use_docker": False},
+            {**DEFAULTS, "use_docker": False, "use_replica": True, "use_cache": True},
+        ]
+    ),
+)
+def test_readme_says_how_to_run_without_docker(bake: Bake, switches: Switches) -> None:
+    # Without compose, `alembic upgrade head` needs a database someone created, and the
+    # servers a feature uses (Redis, a streaming replica) need starting by hand.
+    readme = (bake(switches) / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Running without Docker") :]
+    section = section[: section.index("\n## ", 1)]
+    assert "createdb -h localhost -U postgres my_service" in section
+    assert ("pg_basebackup" in section) is switches["use_replica"]
+    assert ("REPLICA_DATABASE_URL=" in section) is switches["use_replica"]
+    assert ("redis-server" in section) is switches["use_cache"]
+    assert "docker compose" not in readme
 
 
 def test_awkward_text_survives_the_hooks(cookies: Any) -> None:
