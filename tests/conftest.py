@@ -40,6 +40,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not CHECK_RUNS:
         return
     terminalreporter.section("combinations and time per check")
+    terminalreporter.write_line(
+        "runs x seconds (setup, call and teardown, summed over the workers)"
+    )
     for check in sorted(CHECK_RUNS):
         terminalreporter.write_line(
             f"{CHECK_RUNS[check]:5d} x {CHECK_SECONDS[check]:8.1f} s  {check}"
