@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -189,9 +190,13 @@ def type_checker_setup(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+                    start_new_session=True,
                 )
     yield
-    if process is not None:
+    # At the end of the session whatever is still running is not needed (a version no
+    # selected test checks) or the run was interrupted: stop it, pip and mypy included.
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait()
 
 
