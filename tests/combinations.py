@@ -59,6 +59,10 @@ def combination_id(switches: Switches) -> str:
 
 
 def params(combinations: list[Switches]) -> list[Any]:
-    """One param per combination (duplicates dropped), named by `combination_id`."""
+    """One param per combination (duplicates dropped), named by `combination_id`, all the
+    checks of a combination in one xdist group (one worker, one bake)."""
     unique = {combination_id(switches): switches for switches in combinations}
-    return [pytest.param(switches, id=name) for name, switches in unique.items()]
+    return [
+        pytest.param(switches, id=name, marks=pytest.mark.xdist_group(name))
+        for name, switches in unique.items()
+    ]

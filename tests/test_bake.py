@@ -113,9 +113,9 @@ def exclusive(lock_file: Path) -> Iterator[None]:
 def bake(cookies_session: Any, shared_dir: Path) -> Bake:
     """Bake a combination once per run; every check of it, on any worker, reuses it.
 
-    Shared through the file system rather than by sending a combination's checks to one
-    worker: pytest-xdist 3.8's `xdist_group` is a no-op under pytest 9.2 (it renames
-    `Item._nodeid`, which pytest 9 no longer reads), so checks spread over the workers.
+    A combination's checks share an xdist group (one worker), and the few combinations
+    that other tests bake too (all-on for the type checker, every pair for the schemas)
+    are shared through the file system, under a lock.
     """
     bakes = shared_dir / "bakes"
     bakes.mkdir(exist_ok=True)
