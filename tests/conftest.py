@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import NodeId
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
@@ -40,7 +41,27 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not CHECK_RUNS:
         return
     terminalreporter.section("combinations and time per check")
+    terminalreporter.write_line(
+        "runs x seconds (setup, call and teardown, summed over the workers)"
+    )
     for check in sorted(CHECK_RUNS):
         terminalreporter.write_line(
             f"{CHECK_RUNS[check]:5d} x {CHECK_SECONDS[check]:8.1f} s  {check}"
         )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` as pytest-xdist means it: a test marked `xdist_group(name)` gets
+    `@name` at the end of its node id, which sends the group to one worker.
+
+    pytest-xdist 3.8 sets `item._nodeid` for that, which pytest 9.2 no longer reads (node
+    ids live in `item._id`), so without this every group is silently split over the
+    workers. A no-op once xdist has added the suffix itself.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")

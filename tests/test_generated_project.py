@@ -8,8 +8,6 @@ the environment; their tests/test_pgbouncer.py needs the `pgbouncer` program (.c
 installs it).
 """
 
-import itertools
-import json
 import os
 import subprocess
 import sys
@@ -22,16 +20,9 @@ from uuid import uuid4
 
 import pytest
 
-from hooks.pre_gen_project import SWITCHES
+from tests.combinations import DEFAULTS, PYTHON_SWITCHES, covers_every_pair
 
 pytestmark = pytest.mark.integration
-
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_SWITCHES = {
-    name: value
-    for name, value in json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text()).items()
-    if name in SWITCHES
-}
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 STREAMING_REPLICA_AVAILABLE = all(
@@ -89,8 +80,9 @@ def admin_sql(python: Path, statement: str) -> None:
     assert result.returncode == 0, output(result)
 
 
-# Switches that change the Python code (docker and CI switches only add files).
-FEATURE_SWITCHES = [switch for switch in SWITCHES if not DEFAULT_SWITCHES[switch]]
+# The switches that change the Python code (docker and CI only add files); all are off
+# by default.
+FEATURE_SWITCHES = list(PYTHON_SWITCHES)
 
 # The integration tier: all features off, each one on its own, and all of them on. For
 # boolean switches that covers every pair of values of every two features.
@@ -109,14 +101,13 @@ def context_id(context: dict[str, bool]) -> str:
     return "+".join(context)
 
 
-def test_integration_contexts_cover_every_pair_of_features() -> None:
-    rows = [
-        {switch: context.get(switch, False) for switch in FEATURE_SWITCHES}
-        for context in INTEGRATION_CONTEXTS
-    ]
-    for first, second in itertools.combinations(FEATURE_SWITCHES, 2):
-        seen = {(row[first], row[second]) for row in rows}
-        assert seen == {(False, False), (False, True), (True, False), (True, True)}, (first, second)
+def test_integration_contexts_cover_every_pair_of_python_switches() -> None:
+    assert not any(DEFAULTS[switch] for switch in PYTHON_SWITCHES)
+    assert len(PYTHON_SWITCHES) == 8
+    rows = [{**DEFAULTS, **context} for context in INTEGRATION_CONTEXTS]
+    assert covers_every_pair(rows, PYTHON_SWITCHES) == []
+    # and the check itself sees a missing pair
+    assert covers_every_pair(rows[:-1], PYTHON_SWITCHES) != []
 
 
 @pytest.fixture(scope="session")
@@ -149,13 +140,8 @@ def venv(
 
 @pytest.fixture(
     scope="module",
-    # All steps of a context on one xdist worker, in order, on one install.
-    params=[
-        pytest.param(
-            context, id=context_id(context), marks=pytest.mark.xdist_group(context_id(context))
-        )
-        for context in INTEGRATION_CONTEXTS
-    ],
+    # One test per context (test_steps) runs all its steps, in order, on one install.
+    params=[pytest.param(context, id=context_id(context)) for context in INTEGRATION_CONTEXTS],
 )
 def project(
     request: pytest.FixtureRequest, cookies_session: Any, venv: tuple[Path, dict[str, str]]

@@ -2,6 +2,8 @@
 
 import itertools
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +55,30 @@ def test_one_linear_revision_chain(cookies: Any, switches: dict[str, bool]) -> N
     assert [match["revision"] if match else None for match in names] == [
         revision.revision for revision in reversed(chain)
     ]
+
+
+def test_a_new_revision_follows_the_naming_rule(cookies: Any) -> None:
+    # What `alembic revision --autogenerate -m "add tags"` names its file (the README's
+    # "Adding a resource"): alembic.ini's file_template, after the revisions shipped.
+    result = cookies.bake()
+    assert result.exit_code == 0, result.exception
+    project: Path = result.project_path
+    versions = project / "migrations" / "versions"
+    shipped = sorted(versions.glob("*.py"))
+
+    revision = subprocess.run(
+        [sys.executable, "-m", "alembic", "revision", "-m", "add tags"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert revision.returncode == 0, revision.stdout + revision.stderr
+    (new,) = set(versions.glob("*.py")) - set(shipped)
+    match = REVISION_FILE.fullmatch(new.name)
+    assert match, new.name
+    assert new.name.endswith("_add_tags.py")
+    assert sorted(versions.glob("*.py"))[-1] == new
+    script = ScriptDirectory.from_config(Config(project / "alembic.ini"))
+    assert script.get_heads() == [match["revision"]]

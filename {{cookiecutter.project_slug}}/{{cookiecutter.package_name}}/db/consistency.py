@@ -11,7 +11,7 @@ the whole transaction forgets them. This covers every ORM write path, async or s
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Delete, Insert, Update, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -75,7 +75,7 @@ class Changes:
     # Anything written at all, inserts included.
     wrote: bool = False
 
-    def merge(self, other: "Changes") -> None:
+    def merge(self, other: Self) -> None:
         self.rows |= other.rows
         self.tables |= other.tables
         self.wrote = self.wrote or other.wrote

@@ -232,7 +232,7 @@ class Standbys:
     # Engines the monitors check with, the primary's first.
     probes: list[AsyncEngine]
     max_lag_seconds: float
-    _checks: list["asyncio.Task[None]"] = field(default_factory=list)
+    _checks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def from_urls(

@@ -17,6 +17,9 @@ from .post import PostRead
 from .role import RoleRead
 
 EMAIL_MAX_LENGTH = 100
+# What ZoneInfo raises for a name it cannot load. A name, not a parenthesised tuple in the
+# except clause: ruff format drops those parentheses for Python 3.14 (PEP 758) only.
+UNKNOWN_ZONE = (ZoneInfoNotFoundError, ValueError)
 
 
 def _normalise_email(email: str) -> str:
@@ -28,7 +31,7 @@ def _normalise_email(email: str) -> str:
 def _known_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except UNKNOWN_ZONE:
         # Without the name: error bodies never echo input.
         raise ValueError("unknown time zone (an IANA name such as Europe/Rome)") from None
     return name
