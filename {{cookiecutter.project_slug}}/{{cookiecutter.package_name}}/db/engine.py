@@ -11,6 +11,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from ..settings import LIBPQ_PARAMETERS, Settings
 from .pool import FairQueuePool
+from .readonly import TRANSACTION_POOLING
 
 # Names connections in pg_stat_activity as "<package>:<role>".
 _APPLICATION = __name__.partition(".")[0]
@@ -98,6 +99,9 @@ def create_engine(url: URL, settings: Settings, *, role: str, pooled: bool = Tru
         if pooled
         else {"poolclass": NullPool, "echo": settings.db_echo, "hide_parameters": True}
     )
+    if settings.db_pgbouncer:
+        # Read sessions keep their transactions there (see `db.readonly`).
+        options["execution_options"] = {TRANSACTION_POOLING: True}
     engine = create_async_engine(url, connect_args=connect_args(settings, role=role), **options)
     event.listen(engine.sync_engine, "do_connect", _libpq_parameters)
     return engine

@@ -22,8 +22,20 @@ class ReadOnlySessionError(RuntimeError):
     """A read session was asked to write: writes belong in a unit of work on `SessionDep`."""
 
 
+# An execution option of engines behind PgBouncer in transaction mode (set by `db.engine`).
+TRANSACTION_POOLING = "transaction_pooling"
+
+
 def autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """`engine` (same pool) running each statement on its own: no BEGIN, no ROLLBACK."""
+    """`engine` (same pool) running each statement on its own: no BEGIN, no ROLLBACK.
+
+    Behind PgBouncer in transaction mode, `engine` itself: there a server connection is
+    lent for one transaction only, so outside a transaction asyncpg's prepare and execute
+    of one statement may reach two server connections ("prepared statement does not
+    exist", SQLSTATE 26000), and a session would not keep one connection either.
+    """
+    if engine.get_execution_options().get(TRANSACTION_POOLING):
+        return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
