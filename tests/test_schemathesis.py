@@ -107,7 +107,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
         run(
             sys.executable,
             "-m",
-            "schemathesis",
+            "schemathesis.cli",
             "--config-file",
             str(tmp_path / "schemathesis.toml"),
             "run",
