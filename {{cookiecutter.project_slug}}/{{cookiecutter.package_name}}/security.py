@@ -1,6 +1,7 @@
 """Password hashing (Argon2id via pwdlib) on a bounded thread pool of its own."""
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -21,11 +22,10 @@ BATCH_NICENESS = 10
 def _lower_thread_priority() -> None:
     """Run the calling thread at a lower CPU priority (Linux: niceness is per thread)."""
     thread = threading.get_native_id()
-    try:
+    # Not Linux, or not allowed: the same priority then.
+    with contextlib.suppress(AttributeError, OSError):
         niceness = os.getpriority(os.PRIO_PROCESS, thread)
         os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + BATCH_NICENESS))
-    except (AttributeError, OSError):  # not Linux, or not allowed: same priority then
-        pass
 
 
 class PasswordHasher:
