@@ -18,12 +18,11 @@ from uuid import uuid4
 
 import pytest
 
-from hooks.pre_gen_project import SWITCHES
+from tests.combinations import PYTHON_SWITCHES
+from tests.test_generated_project import SERVER_URL, admin_sql
 
 pytestmark = pytest.mark.integration
 
-FEATURE_SWITCHES = [name for name in SWITCHES if name not in ("use_docker", "use_github_actions")]
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 # What the schema cannot say, told to schemathesis instead:
 # - unknown query parameters are ignored (as most HTTP APIs do), not rejected;
 # - a fixed, valid token: schemathesis 4.32's coverage phase sends "0" for an optional
@@ -63,7 +62,7 @@ def free_port() -> int:
 
 
 def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> None:
-    result = cookies_session.bake(extra_context=dict.fromkeys(FEATURE_SWITCHES, True))
+    result = cookies_session.bake(extra_context=dict.fromkeys(PYTHON_SWITCHES, True))
     assert result.exit_code == 0, result.exception
     project: Path = result.project_path
     package = result.context["package_name"]
@@ -82,7 +81,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
         "LOG_LEVEL": "WARNING",
     }
     create = f'CREATE DATABASE "{database}"'
-    run(python, "-c", ADMIN, f"{SERVER_URL}/postgres", create, cwd=project, env=env)
+    admin_sql(Path(python), create)
     port = free_port()
     server = None
     try:
@@ -130,19 +129,4 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
             server.terminate()
             server.wait()
         drop = f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
-        run(python, "-c", ADMIN, f"{SERVER_URL}/postgres", drop, cwd=project, env=env)
-
-
-ADMIN = """
-import asyncio, sys
-import asyncpg
-
-async def main() -> None:
-    connection = await asyncpg.connect(sys.argv[1])
-    try:
-        await connection.execute(sys.argv[2])
-    finally:
-        await connection.close()
-
-asyncio.run(main())
-"""
+        admin_sql(Path(python), drop)
