@@ -9,6 +9,8 @@ from _pytest.nodeid import NodeId
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
+from tests.test_generated_project import create_venv
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -22,6 +24,15 @@ def default_context() -> dict[str, Any]:
     """The answers `cookiecutter --no-input` gives, derived values (slug, package) rendered."""
     context = generate_context(context_file=str(TEMPLATE_DIR / "cookiecutter.json"))
     return dict(prompt_for_config(context, no_input=True))
+
+
+@pytest.fixture(scope="session")
+def venv(
+    tmp_path_factory: pytest.TempPathFactory, cookies_session: Any
+) -> tuple[Path, dict[str, str]]:
+    """One virtualenv per worker for the integration tests that install a project (its
+    python and environment); here so that every test module shares the one instance."""
+    return create_venv(tmp_path_factory, cookies_session)
 
 
 # Per check (a test function over all its parameters): how many ran and the time they took

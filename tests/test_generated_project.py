@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,11 +111,12 @@ def test_integration_contexts_cover_every_pair_of_python_switches() -> None:
     assert covers_every_pair(rows[:-1], PYTHON_SWITCHES) != []
 
 
-@pytest.fixture(scope="session")
-def venv(
+def create_venv(
     tmp_path_factory: pytest.TempPathFactory, cookies_session: Any
 ) -> tuple[Path, dict[str, str]]:
-    """One virtualenv per worker; each baked project installs itself into it in turn.
+    """The `venv` fixture (tests/conftest.py): one virtualenv per worker, shared by every
+    integration test that installs a project; each baked project installs itself into it
+    in turn.
 
     It starts with every feature's dependencies and the build backend, so each install
     only builds the project (no isolated build environment, nothing left to download).
@@ -147,7 +149,17 @@ def project(
     request: pytest.FixtureRequest, cookies_session: Any, venv: tuple[Path, dict[str, str]]
 ) -> Iterator[Project]:
     """A baked project installed with `pip install -e '.[dev]'`, with a scratch database."""
-    result = cookies_session.bake(extra_context=request.param)
+    with installed_project(cookies_session, venv, request.param) as project:
+        yield project
+
+
+@contextmanager
+def installed_project(
+    cookies_session: Any, venv: tuple[Path, dict[str, str]], context: dict[str, bool]
+) -> Iterator[Project]:
+    """A project baked with `context`, installed with `pip install -e '.[dev]'` into the
+    worker's venv, with a scratch database in DATABASE_URL."""
+    result = cookies_session.bake(extra_context=context)
     assert result.exit_code == 0, result.exception
     path: Path = result.project_path
     python, base_env = venv
