@@ -70,6 +70,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ids live in `item._id`), so without this every group is silently split over the
     workers. A no-op once xdist has added the suffix itself.
     """
+    # The integration tests first: each takes a minute or two and half of it waits on
+    # servers, so the short checks fill the workers around them instead of one of them
+    # running alone at the end (.ci/run passes --no-loadscope-reorder, which keeps this
+    # order; xdist would otherwise put the biggest groups first).
+    items.sort(key=lambda item: item.get_closest_marker("integration") is None)
     if not getattr(config.option, "loadgroup", False):
         return
     for item in items:
