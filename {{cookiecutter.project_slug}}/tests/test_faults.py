@@ -8,6 +8,7 @@ server that can be frozen like a SIGSTOPped process.
 """
 
 import asyncio
+import os
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -23,11 +24,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import user_payload
 
 SECRET = "s3cret-pw"
+# A server that asks for passwords, for the wrong-password case (see `password_servers`).
+PASSWORD_SERVER = os.environ.get("STREAMING_PRIMARY_URL")
 # The body of the message a client sends to ask for TLS before its startup message.
 SSL_REQUEST = struct.pack("!i", 80877103)
 # Long enough for any request here on a slow machine; hanging past it is the failure.
@@ -179,15 +182,22 @@ async def test_a_server_refusing_the_login_is_503(
         await assert_unavailable(client, caplog)
 
 
-@pytest.fixture
-async def login_role(server: DatabaseServer, database_url: URL) -> AsyncIterator[str]:
-    """A role of its own on the real server, dropped afterwards."""
+@asynccontextmanager
+async def role_on(server: DatabaseServer, url: URL) -> AsyncIterator[str]:
+    """A login role of its own on `server`, dropped afterwards."""
     role = f"fault_{uuid4().hex[:12]}"
-    await server.execute(database_url, f"CREATE ROLE {role} LOGIN PASSWORD 'right-password'")
+    await server.execute(url, f"CREATE ROLE {role} LOGIN PASSWORD 'right-password'")
     try:
         yield role
     finally:
-        await server.execute(database_url, f"DROP ROLE {role}")
+        await server.execute(url, f"DROP ROLE {role}")
+
+
+@pytest.fixture
+async def login_role(server: DatabaseServer, database_url: URL) -> AsyncIterator[str]:
+    """A role of its own on the test server, dropped afterwards."""
+    async with role_on(server, database_url) as role:
+        yield role
 
 
 async def test_a_role_over_its_connection_limit_is_503(
@@ -216,16 +226,41 @@ async def asks_for_passwords(url: URL) -> bool:
         await probe.dispose()
 
 
-async def test_a_wrong_password_is_503(
-    database_url: URL, login_role: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    url = database_url.set(username=login_role, password=SECRET)
-    if not await asks_for_passwords(url):
-        pytest.skip("this server trusts every login; the fake-server case covers 28P01")
+@asynccontextmanager
+async def password_servers(
+    server: DatabaseServer, database_url: URL
+) -> AsyncIterator[list[tuple[DatabaseServer, URL]]]:
+    """The test server, then the private primary of .ci/streaming-replica when there is
+    one (it asks every role but `postgres` for a password, where a development server
+    often trusts local logins)."""
+    servers = [(server, database_url)]
+    if PASSWORD_SERVER is None:
+        yield servers
+        return
+    primary = DatabaseServer(to_async_url(PASSWORD_SERVER))
+    try:
+        yield [*servers, (primary, primary.url)]
+    finally:
+        await primary.close()
 
-    async with fault_client(settings_for(url)) as client:
-        await assert_unavailable(client, caplog)
-    assert login_role not in caplog.text
+
+async def test_a_wrong_password_is_503(
+    server: DatabaseServer, database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with password_servers(server, database_url) as candidates:
+        for candidate, url in candidates:
+            async with role_on(candidate, url) as role:
+                wrong = url.set(username=role, password=SECRET)
+                if not await asks_for_passwords(wrong):
+                    continue
+                async with fault_client(settings_for(wrong)) as client:
+                    await assert_unavailable(client, caplog)
+                assert role not in caplog.text
+                return
+    pytest.skip(
+        "this server trusts every login: set STREAMING_PRIMARY_URL to one that asks for"
+        " passwords (.ci/streaming-replica's does); the fake-server case covers 28P01"
+    )
 
 
 async def test_an_exhausted_pool_is_503_after_the_pool_timeout(

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import URL
 
 from .api.errors import install_error_handlers
 from .api.openapi import install_openapi
@@ -16,6 +17,13 @@ from .security import PasswordHasher
 from .settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
+
+
+def where(url: URL) -> str:
+    """The server and database `url` names, for the logs: where, not who (neither the
+    user name nor the password)."""
+    server = URL.create(url.drivername, host=url.host, port=url.port, database=url.database)
+    return server.render_as_string()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     if feature.serve is not None:
                         await running.enter_async_context(feature.serve(app, database, active))
                 database.start()
-                logger.info("database: %s", active.primary_url)
+                logger.info("database: %s", where(active.primary_url))
                 yield
         finally:
             await database.dispose()
