@@ -3,7 +3,7 @@
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, func, insert, inspect, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
@@ -14,6 +14,19 @@ from ..db.soft_delete import SoftDeleteMixin
 {% endif %}
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+_BY_ID: dict[type[BaseModel], Select[Any]] = {}
+
+
+def by_id(model: type[ModelT]) -> Select[ModelT]:
+    """`SELECT <model> WHERE id = :id`, built once per model and run with the id as a
+    parameter: building the statement and its cache key for every call took a quarter of
+    the CPU of a read by id."""
+    statement = _BY_ID.get(model)
+    if statement is None:
+        statement = _BY_ID[model] = select(model).where(model.id == bindparam("id"))
+    return statement
 
 
 class Repository(Generic[ModelT]):
@@ -57,8 +70,7 @@ class Repository(Generic[ModelT]):
     async def get(self, id_: int) -> ModelT | None:
         # A SELECT rather than session.get(): the identity map would skip query-wide
         # criteria (such as hiding soft-deleted rows) for objects the session holds.
-        statement = select(self.model).where(self.model.id == id_)
-        return await self.session.scalar(statement)
+        return await self.session.scalar(by_id(self.model), {"id": id_})
 
     async def get_many(
         self,

@@ -8,9 +8,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..models import Post, Role, User
-from .base import Repository
+from .base import Repository, by_id
 
 NEW_USER_WINDOW = timedelta(days=30)
+# Built once (see `by_id`): every post and role assignment runs it.
+BY_ID_FOR_SHARE = by_id(User).with_for_update(read=True)
 
 
 class UserStatistics(NamedTuple):
@@ -45,9 +47,7 @@ class UserRepository(Repository[User]):
     async def get_for_share(self, id_: int) -> User | None:
         """The user, locked (FOR SHARE) until the transaction ends: a concurrent update or
         delete waits, so rows attached to the user now cannot end up under a deleted one."""
-        return await self.session.scalar(
-            select(User).where(User.id == id_).with_for_update(read=True)
-        )
+        return await self.session.scalar(BY_ID_FOR_SHARE, {"id": id_})
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email))
