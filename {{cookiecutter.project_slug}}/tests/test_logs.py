@@ -3,6 +3,9 @@
 import asyncio
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -126,3 +129,26 @@ def test_well_formed_request_ids_are_kept(request_id: str) -> None:
 )
 def test_other_request_ids_are_replaced(request_id: str) -> None:
     assert not is_valid_request_id(request_id)
+
+
+# A fresh interpreter: importing the app configures the process's logging.
+CHATTY_IMPORTS = """
+import logging
+import {{ cookiecutter.package_name }}.main
+from alembic import command  # sets up Alembic's plugins, which log each step at INFO
+print(logging.getLogger("httpx").isEnabledFor(logging.INFO))
+"""
+
+
+@pytest.mark.parametrize(("level", "chatty"), [("INFO", False), ("DEBUG", True)])
+def test_library_chatter_stays_below_info(level: str, chatty: bool) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", CHATTY_IMPORTS],
+        env={**os.environ, "LOG_LEVEL": level},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert ("setup plugin" in result.stderr) is chatty, result.stderr
+    assert result.stdout.strip() == str(chatty)

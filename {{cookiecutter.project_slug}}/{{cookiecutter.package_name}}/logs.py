@@ -27,6 +27,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 # uvicorn installs handlers of its own on these; ours replace them.
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# Libraries that log routine steps at INFO: Alembic its plugin setup (7 lines at every
+# start of anything that imports it), httpx every request it sends. WARNING unless
+# LOG_LEVEL=DEBUG.
+_CHATTY_LOGGERS = ("alembic.runtime.plugins", "httpx")
 
 
 class LogSettings(BaseSettings):
@@ -92,6 +96,9 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    for name in _CHATTY_LOGGERS:
+        level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
+        logging.getLogger(name).setLevel(level)
     for name in _UVICORN_LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers.clear()
