@@ -209,3 +209,31 @@ async def test_the_api_answers_while_the_replica_is_down(primary_url: URL) -> No
     assert fetched.status_code == 200
     assert health.status_code == 200
     assert health.json()["checks"]["replica"] == "unreachable"
+
+
+async def test_shutdown_stops_a_standby_check_that_lost_its_cancellation(
+    primary_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.11's `asyncio.wait_for` can drop a cancellation that arrives as the call it
+    waits on completes; a check that lost it must not keep the shutdown waiting."""
+    database = Database.from_settings(with_replica(primary_url, UNREACHABLE))
+    (monitor,) = database.standbys.monitors.values()
+    checking = asyncio.Event()
+    lost: list[asyncio.CancelledError] = []
+
+    async def check_that_loses_the_cancellation() -> None:
+        checking.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError as cancellation:
+            if lost:  # only the first: a test that fails must still end
+                raise
+            lost.append(cancellation)  # the task goes on as if nothing had happened
+
+    monkeypatch.setattr(monitor, "check", check_that_loses_the_cancellation)
+    database.start()
+    await asyncio.wait_for(checking.wait(), 10)
+
+    async with asyncio.timeout(10):
+        await database.dispose()
+    assert lost, "the check was never cancelled"

@@ -90,6 +90,7 @@ class StandbyMonitor:
         self.status = StandbyStatus()
         # A check has completed (successfully or not) since the start.
         self.checked = asyncio.Event()
+        self.stopping = False
         self._history: deque[tuple[float, int]] = deque(maxlen=100_000)
 
     def lost(self) -> None:
@@ -100,18 +101,19 @@ class StandbyMonitor:
 
     async def check(self) -> None:
         now = time.monotonic()
+        # asyncio.timeout rather than wait_for: Python 3.11's wait_for drops a cancellation
+        # that arrives as the call it waits on completes, and the check then ran on after
+        # the app had stopped it (seen in CI: the shutdown waited forever).
         try:
-            position = await asyncio.wait_for(
-                _scalar(self.primary_probe, _PRIMARY_POSITION), CHECK_TIMEOUT_SECONDS
-            )
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                position = await _scalar(self.primary_probe, _PRIMARY_POSITION)
             self._history.append((now, position))
         except Exception as error:  # the primary's own outage is reported elsewhere
             logger.debug("primary position unknown: %s", type(error).__name__)
             await self.primary_probe.dispose()
         try:
-            replayed = await asyncio.wait_for(
-                _scalar(self.probe, _REPLAYED_POSITION), CHECK_TIMEOUT_SECONDS
-            )
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                replayed = await _scalar(self.probe, _REPLAYED_POSITION)
         except Exception as error:
             if self.status.reachable or not self.checked.is_set():
                 logger.warning(
@@ -134,7 +136,9 @@ class StandbyMonitor:
         return now - self._history[0][0] if self._history else 0.0
 
     async def run(self) -> None:
-        while True:
+        """Check every `interval` until `stopping` is set: the flag ends the loop even where
+        a library swallows the cancellation that `Standbys.dispose` also sends."""
+        while not self.stopping:
             await self.check()
             self.checked.set()
             await asyncio.sleep(self.interval)
@@ -280,6 +284,8 @@ class Standbys:
         ]
 
     async def dispose(self) -> None:
+        for monitor in self.monitors.values():
+            monitor.stopping = True
         for check in self._checks:
             check.cancel()
         await asyncio.gather(*self._checks, return_exceptions=True)

@@ -52,7 +52,8 @@ ProbeEnginesDep = Annotated[dict[str, AsyncEngine], Depends(get_probe_engines)]
 
 async def check(name: str, probe: Awaitable[object]) -> CheckResult:
     try:
-        await asyncio.wait_for(probe, CHECK_TIMEOUT_SECONDS)
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):  # not wait_for: see db/routing.py
+            await probe
     except Exception as exc:  # any failure means "unreachable" to a health check
         logger.warning("health check %s failed: %s", name, type(exc).__name__)
         return "unreachable"
