@@ -41,6 +41,7 @@ from jinja2 import FileSystemLoader
 
 from hooks.post_gen_project import FEATURE_PATHS, feature_paths, paths_to_remove
 from hooks.pre_gen_project import PYTHON_VERSIONS, SWITCHES
+from tests.private_uses import private_uses
 from tests.combinations import (
     ANSWERS,
     DEFAULTS,
@@ -330,6 +331,13 @@ def test_ruff_format(bake: Bake, switches: Switches) -> None:
 def test_mypy_strict(bake: Bake, type_checker: TypeCheck, switches: Switches) -> None:
     result = type_checker(bake(switches), OLDEST_PYTHON)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("switches", params(PYTHON_COMBINATIONS))
+def test_public_apis_only(bake: Bake, switches: Switches) -> None:
+    """SPEC §10: no private module, name or attribute of a library, no replaced method."""
+    project = bake(switches)
+    assert private_uses(project, project.name.replace("-", "_")) == []
 
 
 # ruff's target follows python_version, and some rules (UP) depend on the target.
