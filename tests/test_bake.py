@@ -398,7 +398,7 @@ def test_newer_versions_see_every_line_any_combination_renders() -> None:
     environment = StrictEnvironment(
         context={"cookiecutter": answers},
         keep_trailing_newline=True,
-        loader=FileSystemLoader(str(PROJECT_TEMPLATE)),
+        loader=FileSystemLoader([str(PROJECT_TEMPLATE), str(TEMPLATE_DIR / "templates")]),
         **ANSWERS["_jinja2_env_vars"],
     )
     environment.globals["cookiecutter"] = answers

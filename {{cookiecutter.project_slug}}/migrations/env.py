@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.db.engine import create_engine
+from {{ cookiecutter.package_name }}.db.errors import DatabaseUnreachableError
 from {{ cookiecutter.package_name }}.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, get_settings
 
@@ -82,7 +83,7 @@ async def run_async_migrations(given: AsyncEngine | None) -> None:
     try:
         try:
             connection = await engine.connect()
-        except (OSError, TimeoutError, DBAPIError) as error:
+        except (DatabaseUnreachableError, DBAPIError) as error:
             # One line, password masked, instead of a driver traceback.
             reason = getattr(error, "orig", None) or error
             raise SystemExit(f"alembic: cannot connect to {url}: {reason}") from None

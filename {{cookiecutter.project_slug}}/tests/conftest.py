@@ -6,7 +6,6 @@ rolled back afterwards; the code under test commits to savepoints inside it.
 """
 
 import asyncio
-import dataclasses
 import os
 import socket
 import sys
@@ -27,11 +26,11 @@ from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
 
 from {{ cookiecutter.package_name }}.api.deps import get_database
+from {{ cookiecutter.package_name }}.db.base import AppSession
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -197,11 +196,15 @@ async def engine(database_url: URL) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session whose commits only release savepoints; everything is undone afterwards."""
+    """A session of the app's class whose commits only release savepoints; everything is
+    undone afterwards."""
     async with engine.connect() as connection:
         transaction = await connection.begin()
         session = AsyncSession(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            bind=connection,
+            sync_session_class=AppSession,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
         )
         try:
             yield session
@@ -225,19 +228,12 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @asynccontextmanager
 async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
-    """An HTTP client of `app` whose requests get sessions of their own, as in production,
-    on `session`'s connection: what they commit stays inside the test's transaction."""
+    """An HTTP client of `app` whose requests get sessions of their own, of the classes
+    production uses (read-only, routing), on `session`'s connection: what they commit
+    stays inside the test's transaction."""
     connection = session.bind
     assert isinstance(connection, AsyncConnection)
-    bound = async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
-    on_test_connection = dataclasses.replace(
-        app.state.database,
-        sessionmaker=bound,
-        read_sessions=bound,
-        report_sessions=bound,
-    )
+    on_test_connection = app.state.database.on(connection)
     app.dependency_overrides[get_database] = lambda: on_test_connection
 {% if cookiecutter.use_cache %}
     # Ids repeat across tests (their inserts are rolled back): cache keys of its own.

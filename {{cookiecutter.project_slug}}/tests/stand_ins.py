@@ -15,6 +15,7 @@ from sqlalchemy import URL, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from {{ cookiecutter.package_name }}.db.routing import StandbyMonitor, Standbys
 from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer
@@ -39,12 +40,20 @@ async def read_only_url(server: DatabaseServer, url: URL) -> AsyncIterator[URL]:
         await server.execute(url, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
 
 
+def monitors(database: Database) -> list[StandbyMonitor]:
+    """The monitors of `database`'s standbys."""
+    return [
+        monitor
+        for work in database.background
+        if isinstance(work, Standbys)
+        for monitor in work.monitors.values()
+    ]
+
+
 async def checked(database: Database) -> None:
     """Wait until each standby of `database` has been checked once (reads go to the
     primary until then)."""
-    await asyncio.wait_for(
-        asyncio.gather(*(m.checked.wait() for m in database.standbys.monitors.values())), 10
-    )
+    await asyncio.wait_for(asyncio.gather(*(m.checked.wait() for m in monitors(database))), 10)
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ from httpx import ASGITransport, AsyncClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import URL
 
-from {{ cookiecutter.package_name }} import telemetry
+from {{ cookiecutter.package_name }} import events
 from {{ cookiecutter.package_name }}.main import create_app
 from tests.conftest import DatabaseServer, settings_for, uvicorn
 from tests.factories import user_payload
@@ -104,8 +104,9 @@ async def test_pool_gauges_follow_checkouts_waits_and_timeouts(
     await own_client.get("/users/999999")
     idle_pool = await scrape(own_client)
 
-    engine = own_app.state.database.engines["primary"]
-    async with engine.connect():
+    database = own_app.state.database
+    # What a request does: its turn for the database (db.admission), then a connection.
+    async with database.admission(), database.engines["primary"].connect():
         held = await scrape(own_client)
         assert connections(held, "used") - connections(idle_pool, "used") == 1
         assert connections(held, "idle") - connections(idle_pool, "idle") == -1
@@ -130,10 +131,10 @@ async def test_pool_gauges_follow_checkouts_waits_and_timeouts(
 
 async def test_reported_events_are_counted(client: AsyncClient) -> None:
     before = await scrape(client)
-    telemetry.cache_lookup("hit")
-    telemetry.cache_lookup("error")
-    telemetry.replica_fallback("replica", "unreachable")
-    telemetry.primary_read_forced()
+    events.cache_lookup("hit")
+    events.cache_lookup("error")
+    events.replica_fallback("replica", "unreachable")
+    events.primary_read_forced()
     after = await scrape(client)
 
     def delta(name: str, **labels: str) -> float:

@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, recorded_statements, settings_for
 from tests.factories import make_user, user_payload
-from tests.stand_ins import read_only_url, running, serving
+from tests.stand_ins import monitors, read_only_url, running, serving
 
 UNREACHABLE = "postgresql://reader:s3cret-pw@127.0.0.1:1/nowhere"
 
@@ -217,7 +217,7 @@ async def test_shutdown_stops_a_standby_check_that_lost_its_cancellation(
     """Python 3.11's `asyncio.wait_for` can drop a cancellation that arrives as the call it
     waits on completes; a check that lost it must not keep the shutdown waiting."""
     database = Database.from_settings(with_replica(primary_url, UNREACHABLE))
-    (monitor,) = database.standbys.monitors.values()
+    (monitor,) = monitors(database)
     checking = asyncio.Event()
     lost: list[asyncio.CancelledError] = []
 

@@ -1,6 +1,6 @@
 """What the request path leaves out for speed, and what it must keep: read sessions
-without a transaction (but read-only and under the statement timeout), a pool that
-serves waiting requests in order, dependencies that never hop to a thread."""
+without a transaction (but read-only and under the statement timeout), requests that
+take turns for the database in order, dependencies that never hop to a thread."""
 
 import asyncio
 import inspect
@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.api import deps
-from {{ cookiecutter.package_name }}.db.engine import create_engine
+from {{ cookiecutter.package_name }}.db.admission import Admission
 from {{ cookiecutter.package_name }}.db.readonly import ReadOnlySessionError
 from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.models import User
@@ -28,18 +27,6 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     database = Database.from_settings(settings)
     yield database
     await database.dispose()
-
-
-@pytest.fixture
-async def one_connection(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """An engine whose pool holds one connection; a checkout waits at most 1 s."""
-    engine = create_engine(
-        settings.primary_url,
-        settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 1}),
-        role="primary",
-    )
-    yield engine
-    await engine.dispose()
 
 
 async def test_read_sessions_run_each_statement_on_its_own(database: Database) -> None:
@@ -83,39 +70,41 @@ async def test_read_sessions_keep_one_connection(database: Database) -> None:
     assert first == second
 
 
-async def test_a_returned_connection_goes_to_the_longest_waiter(
-    one_connection: AsyncEngine,
-) -> None:
+async def test_a_freed_turn_goes_to_the_longest_waiter() -> None:
+    admission = Admission("test", 1, timeout=1)
     served: list[str] = []
 
     async def use(name: str) -> None:
-        async with one_connection.connect():
+        async with admission():
             served.append(name)
 
-    held = await one_connection.connect()
+    holder = admission()
+    await holder.__aenter__()
     waiter = asyncio.create_task(use("waiter"))
     await asyncio.sleep(0.05)
-    await held.close()
-    # Runs before the waiter is scheduled: it must not take the connection first.
+    await holder.__aexit__(None, None, None)
+    # Runs before the waiter is scheduled: it must not take the turn first.
     await use("newcomer")
     await waiter
 
     assert served == ["waiter", "newcomer"]
 
 
-async def test_a_checkout_still_times_out_and_loses_no_connection(
-    one_connection: AsyncEngine,
-) -> None:
-    held = await one_connection.connect()
+async def test_a_wait_still_times_out_and_loses_no_turn() -> None:
+    admission = Admission("test", 1, timeout=0.2)
+    holder = admission()
+    await holder.__aenter__()
     with pytest.raises(PoolTimeoutError):
-        await one_connection.connect()
-    cancelled = asyncio.create_task(one_connection.connect().start())
+        async with admission():
+            pass
+    cancelled = asyncio.create_task(admission().__aenter__())
     await asyncio.sleep(0.05)
     cancelled.cancel()
-    await held.close()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    await holder.__aexit__(None, None, None)
 
-    async with one_connection.connect() as connection:
-        assert await connection.scalar(text("SELECT 1")) == 1
+    async with asyncio.timeout(1), admission():
+        assert admission.waiting == 0
 
 
 def test_dependencies_run_on_the_event_loop() -> None:

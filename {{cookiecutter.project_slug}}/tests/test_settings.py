@@ -151,18 +151,20 @@ def test_unsupported_url_parameters_are_rejected_in_one_line(
 async def connect_parameters(settings: Settings) -> dict[str, Any]:
     """The keyword arguments asyncpg.connect receives for the primary engine."""
     engine = create_engine(settings.primary_url, settings, role="primary")
-    seen: dict[str, Any] = {}
+    seen: list[dict[str, Any]] = []
 
     def record(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        seen.update(cparams)
+        # The same dict the engine's own listeners change, then connect with.
+        seen.append(cparams)
 
-    event.listen(engine.sync_engine, "do_connect", record)
+    # First: the engine's last listener makes the connection (db.errors.watch_errors).
+    event.listen(engine.sync_engine, "do_connect", record, insert=True)
     try:
         async with engine.connect():
             pass
     finally:
         await engine.dispose()
-    return seen
+    return seen[0]
 
 
 async def test_tls_is_not_attempted_unless_asked_for(database_url: URL) -> None:

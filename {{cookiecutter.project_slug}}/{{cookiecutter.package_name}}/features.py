@@ -1,3 +1,4 @@
+{% import "switches.jinja" as switches with context %}
 """The app's switchable parts, listed in one place (each is a module of its own).
 
 `main.create_app` installs them in this order, so a later part's middleware wraps an
@@ -7,7 +8,7 @@ in reverse order at shutdown.
 
 from collections.abc import Sequence
 
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+{% if switches.consistency %}
 from .api.consistency import FEATURE as CONSISTENCY_TOKENS
 {% endif %}
 {% if cookiecutter.use_pool_monitoring %}
@@ -26,8 +27,8 @@ from .tracing import FEATURE as TRACING
 {% endif %}
 
 FEATURES: Sequence[Feature] = [
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
-    # Innermost: it sets the token on the response the routes produced.
+{% if switches.consistency %}
+    # Entered first: the cache registers with its publisher.
     CONSISTENCY_TOKENS,
 {% endif %}
 {% if cookiecutter.use_metrics %}

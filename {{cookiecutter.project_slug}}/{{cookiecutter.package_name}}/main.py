@@ -40,7 +40,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.database = database
         app.state.password_hasher = PasswordHasher.from_settings(active)
-        app.state.probe_engines = health.create_probe_engines(database, active)
         try:
             async with AsyncExitStack() as running:
                 for feature in FEATURES:
@@ -52,8 +51,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await database.dispose()
             app.state.password_hasher.close()
-            for probe_engine in app.state.probe_engines.values():
-                await probe_engine.dispose()
 
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
     install_error_handlers(app)

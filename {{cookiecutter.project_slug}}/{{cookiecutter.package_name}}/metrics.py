@@ -24,12 +24,10 @@ from prometheus_client import (
     multiprocess,
 )
 from sqlalchemy import event
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import telemetry
+from . import events
 from .db.session import Database
 from .feature import Feature
 from .settings import Settings
@@ -63,13 +61,13 @@ CONNECTIONS_MAX = Gauge(
 )
 PENDING_REQUESTS = Gauge(
     "db_client_connection_pending_requests",
-    "Checkouts waiting for a connection because the pool is exhausted.",
+    "Requests waiting for a connection because every one is in use.",
     [_POOL],
     multiprocess_mode="livesum",
 )
 TIMEOUTS = Counter(
     "db_client_connection_timeouts",
-    "Checkouts that gave up after DB_POOL_TIMEOUT seconds.",
+    "Requests that gave up waiting for a connection after DB_POOL_TIMEOUT seconds.",
     [_POOL],
 )
 CACHE_LOOKUPS = Counter("cache_lookups", "Cache reads by result: hit, miss or error.", ["result"])
@@ -85,9 +83,9 @@ PRIMARY_READS_FORCED = Counter(
 
 
 class _Recorder:
-    """Counts what `telemetry` reports."""
+    """Counts what `events` reports."""
 
-    def cache_lookup(self, result: telemetry.CacheResult) -> None:
+    def cache_lookup(self, result: events.CacheResult) -> None:
         CACHE_LOOKUPS.labels(result).inc()
 
     def replica_fallback(self, role: str, reason: str) -> None:
@@ -95,6 +93,12 @@ class _Recorder:
 
     def primary_read_forced(self) -> None:
         PRIMARY_READS_FORCED.inc()
+
+    def pool_wait(self, pool: str, change: int) -> None:
+        PENDING_REQUESTS.labels(pool).inc(change)
+
+    def pool_timeout(self, pool: str) -> None:
+        TIMEOUTS.labels(pool).inc()
 
 
 class _RequestMetrics:
@@ -135,17 +139,17 @@ def _registry() -> CollectorRegistry:
 
 
 def instrument_app(app: FastAPI) -> None:
-    """Time every request, count what `telemetry` reports, and serve `GET /metrics`."""
+    """Time every request, count what `events` reports, and serve `GET /metrics`."""
     registry = _registry()
     app.add_middleware(_RequestMetrics)
-    telemetry.install(_Recorder())
+    events.install(_Recorder())
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _meter_pool(role: str, engine: AsyncEngine, limit: int) -> None:
+def _meter_pool(role: str, engine: AsyncEngine) -> None:
     pool = engine.sync_engine.pool
     idle = CONNECTIONS.labels(role, "idle")
     used = CONNECTIONS.labels(role, "used")
@@ -170,35 +174,15 @@ def _meter_pool(role: str, engine: AsyncEngine, limit: int) -> None:
     event.listen(pool, "close", on_close)
     event.listen(pool, "checkout", on_checkout)
     event.listen(pool, "checkin", on_checkin)
-    if not isinstance(pool, QueuePool):
-        return
-    CONNECTIONS_MAX.labels(role).set(limit)
-    pending = PENDING_REQUESTS.labels(role)
-    timeouts = TIMEOUTS.labels(role)
-    checkout = pool.connect
-
-    def connect() -> PoolProxiedConnection:
-        # A checkout waits when nothing is idle and no more connections may be opened.
-        if pool.checkedin() > 0 or pool.checkedout() < limit:
-            return checkout()
-        pending.inc()
-        try:
-            return checkout()
-        except PoolTimeoutError:
-            timeouts.inc()
-            raise
-        finally:
-            pending.dec()
-
-    # SQLAlchemy has no event for a checkout that starts waiting: wrap the checkout.
-    pool.connect = connect  # type: ignore[method-assign]
 
 
 def meter_pools(engines: dict[str, AsyncEngine], settings: Settings) -> None:
-    """Report each engine's connections in use, idle and awaited, labelled by role."""
+    """Report each engine's connections in use and idle, and its limit, labelled by role.
+    Requests waiting for a connection are reported by `db.admission` (through `events`)."""
     limit = settings.db_pool_size + settings.db_max_overflow
     for role, engine in engines.items():
-        _meter_pool(role, engine, limit)
+        _meter_pool(role, engine)
+        CONNECTIONS_MAX.labels(role).set(limit)
 
 
 def forget_worker() -> None:

@@ -1,3 +1,4 @@
+{% import "switches.jinja" as switches with context %}
 """Settings read from the environment (and a `.env` file when present)."""
 
 from functools import lru_cache
@@ -48,7 +49,7 @@ def to_async_url(raw: str) -> URL:
     return url.set(drivername=ASYNC_DRIVER)
 
 
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
+{% if switches.standbys %}
 def optional_async_url(value: SecretStr | None) -> URL | None:
     return None if value is None else to_async_url(value.get_secret_value())
 
@@ -70,7 +71,7 @@ class Settings(BaseSettings):
     # Database for reporting queries; unset or unreachable: replica, then primary.
     analytics_database_url: SecretStr | None = None
 {% endif %}
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
+{% if switches.standbys %}
     # A standby further behind the primary than this is skipped (reads go to the primary).
     replica_max_lag_seconds: float = Field(default=5.0, ge=0)
     # How often each standby's reachability and lag are checked, off the request path.

@@ -8,13 +8,15 @@ beforehand (the tests', or `opentelemetry-instrument`'s) is used as it is.
 
 import os
 import sys
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from opentelemetry import trace
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.typing import EventDict, WrappedLogger
 
@@ -23,8 +25,17 @@ from .feature import Feature
 from .logs import REQUEST_ID_HEADER
 from .settings import Settings
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
 ROLE_ATTRIBUTE = "db.client.role"
 _ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+# The SQLAlchemy instrumentation's tracer: its spans are the statements.
+_SQL_SCOPE = "opentelemetry.instrumentation.sqlalchemy"
+# The role of the engine whose statement starts next, set just before its span starts.
+_statement_role: ContextVar[str | None] = ContextVar("statement_role", default=None)
+# Providers that already label SQL spans with the role.
+_labelling: "weakref.WeakSet[TracerProvider]" = weakref.WeakSet()
 
 
 # The SDK, the exporter and the instrumentations are imported only when tracing is on:
@@ -82,7 +93,13 @@ def instrument_engines(engines: dict[str, AsyncEngine]) -> None:
     if not tracing_enabled():
         return
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
 
+    # The instrumentation has no hook for attributes of its own: the role is noted just
+    # before its listener starts the span (listeners run in the order they were added),
+    # and a span processor copies it onto the span as the span starts.
+    for role, engine in engines.items():
+        event.listen(engine.sync_engine, "before_cursor_execute", _role_marker(role))
     # The instrumentor is one per process and instruments only once: the engines of the
     # app that started last are the traced ones (a process serves one app; tests, several).
     instrumentor = SQLAlchemyInstrumentor()
@@ -92,25 +109,32 @@ def instrument_engines(engines: dict[str, AsyncEngine]) -> None:
     instrumentor.instrument(
         engines=[engine.sync_engine for engine in engines.values()], skip_dep_check=True
     )
-    for role, engine in engines.items():
-        event.listen(engine.sync_engine, "before_cursor_execute", _role_marker(role))
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider) and provider not in _labelling:
+        provider.add_span_processor(_role_labeller())
+        _labelling.add(provider)
 
 
 def _role_marker(role: str) -> Callable[..., None]:
-    def mark(
-        _conn: Connection,
-        _cursor: object,
-        _statement: str,
-        _parameters: object,
-        context: ExecutionContext | None,
-        _executemany: bool,
-    ) -> None:
-        # Registered after the instrumentation's own listener, which keeps its span there.
-        span = getattr(context, "_otel_span", None)
-        if span is not None:
-            span.set_attribute(ROLE_ATTRIBUTE, role)
+    def mark(*_: object) -> None:
+        _statement_role.set(role)
 
     return mark
+
+
+def _role_labeller() -> "SpanProcessor":
+    from opentelemetry.sdk.trace import Span, SpanProcessor
+
+    class RoleLabeller(SpanProcessor):
+        """Puts `ROLE_ATTRIBUTE` on the SQL spans as they start."""
+
+        def on_start(self, span: Span, parent_context: object = None) -> None:
+            role = _statement_role.get()
+            scope = span.instrumentation_scope
+            if role is not None and scope is not None and scope.name == _SQL_SCOPE:
+                span.set_attribute(ROLE_ATTRIBUTE, role)
+
+    return RoleLabeller()
 
 
 def add_trace_ids(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:

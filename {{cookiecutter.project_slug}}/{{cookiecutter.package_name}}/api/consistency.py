@@ -1,27 +1,19 @@
-"""Read-your-writes over HTTP: `X-Consistency-Token` comes in through a dependency and
-goes out, after a request's commits, through a middleware."""
+"""Read-your-writes over HTTP: `X-Consistency-Token` comes in through a dependency and goes
+out on the response of a request that committed (see `api.deps.get_session`)."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Request
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi import Depends, FastAPI, Header
 
-from ..db.consistency import (
-    TOKEN_HEADER,
-    TOKEN_PATTERN,
-    ReadYourWrites,
-    format_position,
-    parse_position,
-)
+from ..db.consistency import TOKEN_HEADER, TOKEN_PATTERN, Publisher, ReadYourWrites, parse_position
+from ..db.session import Database
 from ..feature import Feature
-
-# Where the request's `ReadYourWrites` lives in `request.state`.
-_STATE_KEY = "read_your_writes"
+from ..settings import Settings
 
 
 async def get_read_your_writes(
-    request: Request,
     token: Annotated[
         str | None,
         Header(
@@ -32,41 +24,22 @@ async def get_read_your_writes(
     ] = None,
 ) -> ReadYourWrites:
     """What this request's reads must see; one object per request, shared by its sessions."""
-    read_your_writes = ReadYourWrites(
-        required_position=None if token is None else parse_position(token)
-    )
-    setattr(request.state, _STATE_KEY, read_your_writes)
-    return read_your_writes
+    return ReadYourWrites(required_position=None if token is None else parse_position(token))
 
 
 ReadYourWritesDep = Annotated[ReadYourWrites, Depends(get_read_your_writes)]
 
 
-class ConsistencyTokenMiddleware:
-    """Adds `X-Consistency-Token` to the response of a request that committed writes."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_token(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                read_your_writes = scope.get("state", {}).get(_STATE_KEY)
-                if read_your_writes is not None and read_your_writes.position is not None:
-                    headers = MutableHeaders(scope=message)
-                    headers[TOKEN_HEADER] = format_position(read_your_writes.position)
-            await send(message)
-
-        await self.app(scope, receive, send_with_token)
+@asynccontextmanager
+async def serve(app: FastAPI, database: Database, _settings: Settings) -> AsyncIterator[None]:
+    """While the app serves: a publisher of every request's commits (`app.state.publisher`),
+    which the cache, entered later, tells about them."""
+    publisher = Publisher(database.checks["primary"])
+    app.state.publisher = publisher
+    try:
+        yield
+    finally:
+        await publisher.dispose()
 
 
-def install(app: FastAPI) -> None:
-    """Send each request's token back in `X-Consistency-Token` once it committed."""
-    app.add_middleware(ConsistencyTokenMiddleware)
-
-
-FEATURE = Feature("consistency tokens", install=install)
+FEATURE = Feature("consistency tokens", serve=serve)

@@ -1,22 +1,25 @@
+{% import "switches.jinja" as switches with context %}
 """Request-scoped dependencies, exposed as `Annotated` aliases for the routes."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 {% if cookiecutter.use_cache %}
-from ..cache import UserCache
+from ..cache import CachedUserReader, UserCache
 {% endif %}
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
-from ..db.consistency import READ_YOUR_WRITES
-{% endif %}
+{% if switches.consistency %}
+from ..db.consistency import READ_YOUR_WRITES, TOKEN_HEADER, Publisher, format_position
+from ..db.session import AFTER_COMMIT, Database
+{% else %}
 from ..db.session import Database
+{% endif %}
 from ..security import PasswordHasher
 from ..services.roles import RoleService
 from ..services.users import UserService
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+{% if switches.consistency %}
 from .consistency import ReadYourWritesDep
 {% endif %}
 
@@ -44,45 +47,73 @@ UserCacheDep = Annotated[UserCache, Depends(get_user_cache)]
 {% endif %}
 
 
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
+async def admit(database: DatabaseDep) -> AsyncIterator[None]:
+    """The request's turn for the database (see `db.admission`): one per request, however
+    many of its sessions the route uses."""
+    async with database.admission():
+        yield
+
+
+AdmittedDep = Annotated[None, Depends(admit, scope="function")]
+
+
+{% if switches.consistency %}
+async def get_publisher(request: Request) -> Publisher:
+    return cast(Publisher, request.app.state.publisher)
+
+
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+
+
 async def get_session(
-    database: DatabaseDep, read_your_writes: ReadYourWritesDep
+    _: AdmittedDep,
+    database: DatabaseDep,
+    publisher: PublisherDep,
+    read_your_writes: ReadYourWritesDep,
+    response: Response,
 ) -> AsyncIterator[AsyncSession]:
     """A session for reads and writes on the primary; services commit through it.
 
-    Once it closes (before the response is sent), what it committed is published: cache
-    entries invalidated, and the position after it kept for `X-Consistency-Token`.
+    Each unit of work's commit is published as it returns (`TransactionManager`): cache
+    entries invalidated, and the position after it sent as `X-Consistency-Token`.
     """
-    async with database.sessionmaker(info={READ_YOUR_WRITES: read_your_writes}) as session:
+
+    async def published(session: AsyncSession) -> None:
+        position = await publisher.publish(session)
+        if position is not None:
+            read_your_writes.position = position
+            response.headers[TOKEN_HEADER] = format_position(position)
+
+    info = {READ_YOUR_WRITES: read_your_writes, AFTER_COMMIT: published}
+    async with database.sessionmaker(info=info) as session:
         try:
             yield session
         finally:
-            position = await database.publish(session)
-            if position is not None:
-                read_your_writes.position = position
+            # Commits made without a TransactionManager: their invalidations, at least.
+            await published(session)
 
 
 async def get_read_session(
-    database: DatabaseDep, read_your_writes: ReadYourWritesDep
+    _: AdmittedDep, database: DatabaseDep, read_your_writes: ReadYourWritesDep
 ) -> AsyncIterator[AsyncSession]:
     """A session for reads that may be served by a replica that has seen the reader's writes."""
     async with database.read_sessions(info={READ_YOUR_WRITES: read_your_writes}) as session:
         yield session
 {% else %}
-async def get_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+async def get_session(_: AdmittedDep, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
     """A session for reads and writes on the primary; services commit through it."""
     async with database.sessionmaker() as session:
         yield session
 
 
-async def get_read_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+async def get_read_session(_: AdmittedDep, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
     """A session for reads that may be served by a replica."""
     async with database.read_sessions() as session:
         yield session
 {% endif %}
 
 
-async def get_report_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+async def get_report_session(_: AdmittedDep, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
     """A session for reporting queries (analytics database, else replica, else primary)."""
     async with database.report_sessions() as session:
         yield session
@@ -94,6 +125,14 @@ ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="functi
 ReportSessionDep = Annotated[AsyncSession, Depends(get_report_session, scope="function")]
 
 
+{% if cookiecutter.use_cache %}
+async def get_cached_user_reader(
+    database: DatabaseDep, cache: UserCacheDep, read_your_writes: ReadYourWritesDep
+) -> CachedUserReader:
+    return CachedUserReader(cache, database, read_your_writes)
+
+
+{% endif %}
 async def get_user_service(session: SessionDep, hasher: PasswordHasherDep) -> UserService:
     return UserService(session, hasher)
 
@@ -120,3 +159,6 @@ UserReaderDep = Annotated[UserService, Depends(get_user_reader)]
 UserReportsDep = Annotated[UserService, Depends(get_user_reports)]
 RoleServiceDep = Annotated[RoleService, Depends(get_role_service)]
 RoleReaderDep = Annotated[RoleService, Depends(get_role_reader)]
+{% if cookiecutter.use_cache %}
+CachedUserReaderDep = Annotated[CachedUserReader, Depends(get_cached_user_reader)]
+{% endif %}

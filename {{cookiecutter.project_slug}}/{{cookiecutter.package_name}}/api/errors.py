@@ -17,7 +17,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from ..db.errors import is_connection_error, is_statement_timeout, sqlstate
+from ..db.errors import (
+    DatabaseUnreachableError,
+    is_connection_error,
+    is_statement_timeout,
+    sqlstate,
+)
 from ..db.transaction import domain_error
 from ..errors import ConflictError, DomainError, NotFoundError
 from ..schemas.common import ErrorResponse, ValidationErrorResponse
@@ -165,13 +170,6 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR, "internal_error")
 
 
-async def _driver_os_error(request: Request, exc: Exception) -> JSONResponse:
-    if not is_connection_error(exc):
-        # Not the database's (a file, another service): the default 500 handling.
-        raise exc
-    return await _database_error(request, exc)
-
-
 def _error(
     status_code: int, detail: str, code: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -185,4 +183,4 @@ def install_error_handlers(app: FastAPI) -> None:
     for error_type in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, _domain_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
-    app.add_exception_handler(OSError, _driver_os_error)
+    app.add_exception_handler(DatabaseUnreachableError, _database_error)

@@ -14,13 +14,14 @@ from .users import UserCache
 
 
 @asynccontextmanager
-async def serve(app: FastAPI, database: Database, settings: Settings) -> AsyncIterator[None]:
+async def serve(app: FastAPI, _database: Database, settings: Settings) -> AsyncIterator[None]:
     user_cache = UserCache(
         create_redis(settings),
         ttl_seconds=settings.cache_ttl_seconds,
         prefix=settings.cache_key_prefix,
     )
-    database.commit_listeners.append(user_cache.invalidate)
+    # The publisher (api.consistency, entered before) tells the cache of every commit.
+    app.state.publisher.listeners.append(user_cache.invalidate)
     app.state.user_cache = user_cache
     try:
         yield

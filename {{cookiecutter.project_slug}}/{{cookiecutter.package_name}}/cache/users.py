@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .. import telemetry
+from .. import events
 from ..db.consistency import ANY_TABLE, WRITE_POSITION_SQL, Changes, take_committed
 from ..models import User
 from ..schemas.user import UserRead
@@ -130,11 +130,11 @@ class UserCache:
         """The cached user, unless missing, stale or older than position `at_least`."""
         user = await self._lookup(user_id, at_least)
         if user is not None:
-            telemetry.cache_lookup("hit")
+            events.cache_lookup("hit")
         elif self.available:
-            telemetry.cache_lookup("miss")
+            events.cache_lookup("miss")
         else:
-            telemetry.cache_lookup("error")
+            events.cache_lookup("error")
         return user
 
     async def _lookup(self, user_id: int, at_least: int | None) -> UserRead | None:

@@ -1,11 +1,12 @@
-"""Declarative base, naming convention and the columns every model shares."""
+"""Declarative base, naming convention, the columns every model shares, and the app's
+session class."""
 
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, func, true
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column
 
 # Deterministic constraint names, so Alembic can drop what it created.
 NAMING_CONVENTION = {
@@ -15,6 +16,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class AppSession(Session):
+    """The app's sessions. Its listeners (what a unit of work changed, soft delete, read
+    only) are registered on this class, never on SQLAlchemy's `Session`: a script's or
+    Alembic's plain session runs none of them."""
 
 
 class Base(AsyncAttrs, DeclarativeBase):

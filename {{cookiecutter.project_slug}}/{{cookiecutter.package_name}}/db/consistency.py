@@ -4,18 +4,28 @@ Positions are PostgreSQL WAL positions (LSNs) as integers. After a commit the wr
 asks the primary for a position past its commit; a replica that has replayed that far
 shows the write, and a cached value read at or after it cannot predate the write.
 
-Session events record the rows each flush changed (and tables hit by ORM bulk UPDATE
-or DELETE); `after_commit` moves them to `committed_changes(session)`, a rollback of
-the whole transaction forgets them. This covers every ORM write path, async or sync.
+Events of the app's sessions (`AppSession`) record the rows each flush changed (and
+tables hit by ORM bulk UPDATE or DELETE); `after_commit` moves them to
+`take_committed(session)`, a rollback of the whole transaction forgets them. This covers
+every ORM write path, async or sync. `Publisher` owns what follows a commit: the
+position, asked on the primary's check connection (never the request pool's), and the
+commit listeners (the cache's invalidation); whatever fails there, the commit stands.
 """
 
+import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
 from sqlalchemy import Delete, Insert, Update, event, inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+
+from .base import AppSession
+from .checks import Coalesced, ServerCheck
+
+logger = logging.getLogger(__name__)
 
 # Response header with the position after a request's writes; clients send it back.
 TOKEN_HEADER = "X-Consistency-Token"
@@ -26,6 +36,7 @@ TOKEN_PATTERN = r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$"
 # position reached it sees the commit (pg_current_wal_lsn() alone does not promise that
 # while a synchronous standby holds the commit back). Writes no transaction.
 WRITE_POSITION_SQL = "SELECT pg_wal_lsn_diff(pg_logical_emit_message(false, 'rw', ''), '0/0')::int8"
+_WRITE_POSITION = text(WRITE_POSITION_SQL)
 # A lower bound of what the next statement on this connection sees.
 READ_POSITION_SQL = text(
     "SELECT pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
@@ -86,7 +97,7 @@ def _pending(session: Session) -> Changes:
     return changes
 
 
-@event.listens_for(Session, "after_flush")
+@event.listens_for(AppSession, "after_flush")
 def _record_flush(session: Session, flush_context: UOWTransaction) -> None:
     # Still the pre-flush state here: new, dirty, deleted and attribute history.
     pending = _pending(session)
@@ -98,7 +109,7 @@ def _record_flush(session: Session, flush_context: UOWTransaction) -> None:
             pending.rows.add((state.mapper.local_table.name, state.identity))
 
 
-@event.listens_for(Session, "do_orm_execute")
+@event.listens_for(AppSession, "do_orm_execute")
 def _record_bulk_statement(state: ORMExecuteState) -> None:
     statement = state.statement
     if isinstance(statement, Insert):
@@ -110,7 +121,7 @@ def _record_bulk_statement(state: ORMExecuteState) -> None:
         pending.tables.add(getattr(statement.table, "name", ANY_TABLE))
 
 
-@event.listens_for(Session, "after_commit")
+@event.listens_for(AppSession, "after_commit")
 def _commit_changes(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending is None or not (pending.wrote or pending.rows or pending.tables):
@@ -122,7 +133,7 @@ def _commit_changes(session: Session) -> None:
         read_your_writes.wrote = True
 
 
-@event.listens_for(Session, "after_transaction_end")
+@event.listens_for(AppSession, "after_transaction_end")
 def _forget_rolled_back(session: Session, transaction: SessionTransaction) -> None:
     # after_commit has already taken what the root transaction committed.
     if transaction.parent is None:
@@ -135,13 +146,41 @@ def take_committed(session: Session | AsyncSession) -> Changes | None:
     return changes
 
 
-async def write_position(engine: AsyncEngine) -> int:
-    """A position on the primary at or after every commit that returned before this call."""
-    async with engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        # The driver directly: one round trip, no BEGIN/ROLLBACK around it.
-        position: int = await raw.driver_connection.fetchval(WRITE_POSITION_SQL)  # type: ignore[union-attr]
+# Told what a request committed and the primary's position after it (None: unknown).
+CommitListener = Callable[[Changes, int | None], Awaitable[None]]
+
+
+class Publisher:
+    """After a session's commits: the primary's position past them, and the listeners told."""
+
+    def __init__(self, primary: ServerCheck) -> None:
+        self.listeners: list[CommitListener] = []
+        # Every writer that asks while one query runs shares the next one.
+        self._position = Coalesced(lambda: primary.scalar(_WRITE_POSITION))
+
+    async def publish(self, session: Session | AsyncSession) -> int | None:
+        """What the session committed since the last call, told to the listeners; returns
+        the primary's position past it, None when it committed nothing or that is unknown.
+        Never raises: the commit has happened whatever fails here."""
+        changes = take_committed(session)
+        if changes is None:
+            return None
+        position: int | None
+        try:
+            position = await self._position()
+        except Exception as error:
+            # Listeners then assume the newest possible position.
+            logger.warning("position after commit unknown: %s", type(error).__name__)
+            position = None
+        for listener in self.listeners:
+            try:
+                await listener(changes, position)
+            except Exception:
+                logger.exception("a commit listener failed")
         return position
+
+    async def dispose(self) -> None:
+        await self._position.close()
 
 
 async def read_position(session: AsyncSession) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from ..settings import LIBPQ_PARAMETERS, Settings
-from .pool import FairQueuePool
+from .errors import watch_errors
 from .readonly import TRANSACTION_POOLING
 
 # Names connections in pg_stat_activity as "<package>:<role>".
@@ -91,17 +91,42 @@ def pool_options(settings: Settings) -> dict[str, Any]:
 def create_engine(url: URL, settings: Settings, *, role: str, pooled: bool = True) -> AsyncEngine:
     """An asyncpg engine for `role` ("primary", "replica", ...); no connection is made.
 
-    `pooled=False` opens a connection per use (for health probes and migrations).
+    `pooled=False` opens a connection per use (for migrations and scripts).
     """
     options = (
-        # Waiting checkouts served in order (see `db.pool`): a bounded tail latency.
-        {"poolclass": FairQueuePool, **pool_options(settings)}
+        pool_options(settings)
         if pooled
         else {"poolclass": NullPool, "echo": settings.db_echo, "hide_parameters": True}
     )
+    return _engine(url, settings, role=role, options=options)
+
+
+def create_check_engine(url: URL, settings: Settings, *, role: str, timeout: float) -> AsyncEngine:
+    """One connection to the server at `url`, kept open, for the checks that are not a
+    request's (standby monitors, readiness, the position after a commit): the one
+    connection per server the connection budget allows besides the request pool.
+    A checkout waits `timeout` at most.
+    """
+    options: dict[str, Any] = {
+        "pool_size": 1,
+        "max_overflow": 0,
+        "pool_timeout": timeout,
+        "pool_recycle": settings.db_pool_recycle,
+        "echo": settings.db_echo,
+        "hide_parameters": True,
+    }
+    if not settings.db_pgbouncer:
+        # No BEGIN and ROLLBACK around each check (behind PgBouncer: see `db.readonly`).
+        options["isolation_level"] = "AUTOCOMMIT"
+    return _engine(url, settings, role=role, options=options)
+
+
+def _engine(url: URL, settings: Settings, *, role: str, options: dict[str, Any]) -> AsyncEngine:
     if settings.db_pgbouncer:
         # Read sessions keep their transactions there (see `db.readonly`).
         options["execution_options"] = {TRANSACTION_POOLING: True}
     engine = create_async_engine(url, connect_args=connect_args(settings, role=role), **options)
     event.listen(engine.sync_engine, "do_connect", _libpq_parameters)
+    # After the listener above: it connects with the arguments that one leaves.
+    watch_errors(engine)
     return engine

@@ -1,18 +1,26 @@
 """What a database error means: the server is unreachable, a statement ran out of time,
 or a row broke a constraint.
 
-asyncpg's errors reach SQLAlchemy in several shapes: connect failures reported by the
-server (starting up, too many connections, bad password) as a plain `DBAPIError`, a
-refused or timed-out connection or a command timeout as a bare `OSError`/`TimeoutError`.
-These functions look at the SQLSTATE and at where an error was raised, not at its class.
+Errors are classified where they happen, on SQLAlchemy's public hooks (`watch_errors`
+registers them on each engine): a connect that fails in the driver (refused, timed out,
+reset) leaves `do_connect` as `DatabaseUnreachableError`; an error while a connection is in
+use passes `handle_error`, which marks driver errors that leave the connection unusable as
+disconnects (SQLAlchemy then invalidates the connection and sets `connection_invalidated`)
+and turns a bare `OSError`/`TimeoutError` from the driver into `DatabaseUnreachableError`.
+The rest is read from the SQLSTATE the server gave.
 """
 
 from functools import cache
-from types import TracebackType
+from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+import asyncpg
+from sqlalchemy import Index, UniqueConstraint, event
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine.interfaces import ConnectArgsType, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from .base import Base
 
@@ -28,10 +36,27 @@ _CONNECTION_SQLSTATES = frozenset(
         "57P03",  # cannot_connect_now: starting up or shutting down
     }
 )
+# asyncpg's own errors after which a connection cannot be used again: it is gone, or its
+# protocol state is lost ("cannot switch to state 12" after a reset mid-command).
+_DRIVER_DISCONNECTS = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.PostgresConnectionError,
+)
 # A statement cancelled by statement_timeout (57014) or lock_timeout (55P03).
 _TIMEOUT_SQLSTATES = frozenset({"57014", "55P03"})
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
+
+
+class DatabaseUnreachableError(Exception):
+    """The driver could not reach the server or lost it mid-command (its cause says how)."""
+
+    @classmethod
+    def because(cls, error: BaseException) -> "DatabaseUnreachableError":
+        # The socket error's text names the address, never a user or a password.
+        reason = str(error)
+        return cls(f"{type(error).__name__}: {reason}" if reason else type(error).__name__)
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -42,30 +67,58 @@ def sqlstate(exc: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _raised_in_driver(exc: BaseException) -> bool:
-    """True when the error was raised while asyncpg was talking to the server."""
-    tb: TracebackType | None = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_globals.get("__name__", "").startswith("asyncpg."):
-            return True
-        tb = tb.tb_next
-    return False
+def _unusable(code: str | None, driver_error: BaseException | None) -> bool:
+    code = code or ""
+    return (
+        code.startswith(_CONNECTION_CLASS)
+        or code in _CONNECTION_SQLSTATES
+        or isinstance(driver_error, _DRIVER_DISCONNECTS)
+    )
+
+
+def _connect(
+    dialect: Dialect, record: ConnectionPoolEntry, cargs: ConnectArgsType, cparams: dict[str, Any]
+) -> Any:
+    """Connect as the dialect would; a failure below the driver's own errors (refused,
+    timed out, reset) leaves as `DatabaseUnreachableError`."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as error:
+        raise DatabaseUnreachableError.because(error) from error
+
+
+def _classify(context: ExceptionContext) -> BaseException | None:
+    error = context.original_exception
+    if context.sqlalchemy_exception is None:
+        # Not the driver's own error type: a socket or timeout error from under it.
+        if isinstance(error, OSError | TimeoutError):
+            context.is_disconnect = True
+            return DatabaseUnreachableError.because(error)
+        return None
+    # The dialect raises its own error from asyncpg's, which is the cause.
+    if _unusable(sqlstate(context.sqlalchemy_exception), error.__cause__):
+        context.is_disconnect = True
+    return None
+
+
+def watch_errors(engine: AsyncEngine) -> None:
+    """Classify `engine`'s connect and execution errors as they happen (see the module).
+
+    Call it after registering any other `do_connect` listener: the one added here makes
+    the connection, so listeners added after it do not run (`insert=True` puts one first;
+    it may keep `cparams` and see what it becomes, the dict is changed in place).
+    """
+    event.listen(engine.sync_engine, "do_connect", _connect)
+    event.listen(engine.sync_engine, "handle_error", _classify)
 
 
 def is_connection_error(exc: BaseException) -> bool:
     """True when the database could not be reached, refused us, or stopped answering."""
-    if isinstance(exc, PoolTimeoutError):
+    if isinstance(exc, PoolTimeoutError | DatabaseUnreachableError):
         return True
     if isinstance(exc, DBAPIError):
-        code = sqlstate(exc) or ""
-        return (
-            exc.connection_invalidated
-            or code.startswith(_CONNECTION_CLASS)
-            or code in _CONNECTION_SQLSTATES
-        )
-    # Refused or timed-out connects and command timeouts surface unwrapped; an OSError
-    # from anything else (a file, another service) is not the database's.
-    return isinstance(exc, OSError) and _raised_in_driver(exc)
+        return exc.connection_invalidated or _unusable(sqlstate(exc), None)
+    return False
 
 
 def is_statement_timeout(exc: BaseException) -> bool:

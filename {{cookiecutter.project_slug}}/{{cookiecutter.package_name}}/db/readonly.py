@@ -17,6 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from .base import AppSession
+
 
 class ReadOnlySessionError(RuntimeError):
     """A read session was asked to write: writes belong in a unit of work on `SessionDep`."""
@@ -39,7 +41,7 @@ def autocommit(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-class ReadOnlySession(Session):
+class ReadOnlySession(AppSession):
     """A session that reads only; see the module's docstring."""
 
 

@@ -2,7 +2,8 @@
 reachable, no more than `max_lag_seconds` behind, and has replayed what the reader must
 see; the primary otherwise.
 
-A `StandbyMonitor` per standby checks it in the background, one probe at a time, so no
+A `StandbyMonitor` per standby checks it in the background, on the standby's check
+connection (`db.checks`), one probe at a time, so no
 request ever waits on an unknown or hanging server: until a check succeeds, reads go to
 the primary. The choice is made on a session's first statement (`RoutingSession`), so
 a session that is never used never checks out a connection. A read that loses its
@@ -13,24 +14,27 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import URL, Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .. import telemetry
+from .. import events
 from ..settings import Settings
+from .binds import Bind, session_options, sync_bind
+from .checks import ServerCheck
 from .engine import create_engine
 from .errors import is_connection_error
 from .readonly import ReadOnlySession, autocommit
 
+if TYPE_CHECKING:
+    from .session import Database
+
 logger = logging.getLogger(__name__)
 
 PRIMARY = "primary"
-# How long one check of a standby (or of the primary's position) may take.
-CHECK_TIMEOUT_SECONDS = 1.0
 
 # Keys in `session.info`.
 ROUTER = "read_router"
@@ -67,11 +71,6 @@ class StandbyStatus:
         return self.replayed is None or self.replayed >= position
 
 
-async def _scalar(engine: AsyncEngine, statement: Any) -> Any:
-    async with engine.connect() as connection:
-        return await connection.scalar(statement)
-
-
 class StandbyMonitor:
     """Keeps `status` of one standby current: reachable, replayed position, lag.
 
@@ -81,7 +80,7 @@ class StandbyMonitor:
     """
 
     def __init__(
-        self, role: str, probe: AsyncEngine, primary_probe: AsyncEngine, *, interval: float
+        self, role: str, probe: ServerCheck, primary_probe: ServerCheck, *, interval: float
     ) -> None:
         self.role = role
         self.probe = probe
@@ -101,19 +100,16 @@ class StandbyMonitor:
 
     async def check(self) -> None:
         now = time.monotonic()
-        # asyncio.timeout rather than wait_for: Python 3.11's wait_for drops a cancellation
-        # that arrives as the call it waits on completes, and the check then ran on after
-        # the app had stopped it (seen in CI: the shutdown waited forever).
+        # Each query is bounded by the check's timeout (asyncio.timeout, not wait_for:
+        # Python 3.11's wait_for drops a cancellation that arrives as the call it waits on
+        # completes, and the check then ran on after the app had stopped it).
         try:
-            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-                position = await _scalar(self.primary_probe, _PRIMARY_POSITION)
+            position = await self.primary_probe.scalar(_PRIMARY_POSITION)
             self._history.append((now, position))
         except Exception as error:  # the primary's own outage is reported elsewhere
             logger.debug("primary position unknown: %s", type(error).__name__)
-            await self.primary_probe.dispose()
         try:
-            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-                replayed = await _scalar(self.probe, _REPLAYED_POSITION)
+            replayed = await self.probe.scalar(_REPLAYED_POSITION)
         except Exception as error:
             if self.status.reachable or not self.checked.is_set():
                 logger.warning(
@@ -122,8 +118,6 @@ class StandbyMonitor:
                     type(error).__name__,
                 )
             self.status = StandbyStatus()
-            # Drop a connection that may be stuck mid-query on a hanging server.
-            await self.probe.dispose()
             return
         self.status = StandbyStatus(True, replayed, self._lag(replayed, now))
 
@@ -149,13 +143,13 @@ class ReadRouter:
 
     def __init__(
         self,
-        engines: dict[str, AsyncEngine],
+        binds: dict[str, Bind],
         monitors: Sequence[StandbyMonitor],
         *,
         max_lag_seconds: float,
         honour_requirements: bool = True,
     ) -> None:
-        self.engines = engines
+        self.binds = binds
         self.monitors = list(monitors)
         self.max_lag_seconds = max_lag_seconds
         # Reporting reads tolerate lag; they ignore read-your-writes requirements.
@@ -171,15 +165,15 @@ class ReadRouter:
         for monitor in self.monitors:
             status = monitor.status
             if not status.reachable:
-                telemetry.replica_fallback(monitor.role, "unreachable")
+                events.replica_fallback(monitor.role, "unreachable")
             elif status.lag_seconds > self.max_lag_seconds:
-                telemetry.replica_fallback(monitor.role, "lagging")
+                events.replica_fallback(monitor.role, "lagging")
             elif required is not None and not status.has_replayed(required):
                 behind_token = True
             else:
                 return monitor.role
         if behind_token:
-            telemetry.primary_read_forced()
+            events.primary_read_forced()
         return PRIMARY
 
     def lost(self, role: str) -> None:
@@ -191,14 +185,16 @@ class ReadRouter:
 class RoutingSession(ReadOnlySession):
     """A read session whose statements go where its `ReadRouter` says, decided on first use."""
 
-    def get_bind(self, mapper: Any = None, clause: Any = None, **kwargs: Any) -> Engine:
+    def get_bind(
+        self, mapper: Any = None, clause: Any = None, **kwargs: Any
+    ) -> Engine | Connection:
         router: ReadRouter = self.info[ROUTER]
         requirement: ReadRequirement | None = self.info.get(REQUIREMENT)
         role: str | None = self.info.get(ROUTE)
         # Re-decide once the request has written: its later reads must see the write.
         if role is None or (role != PRIMARY and requirement is not None and requirement.wrote):
             role = self.info[ROUTE] = router.choose(requirement)
-        return router.engines[role].sync_engine
+        return sync_bind(router.binds[role])
 
 
 class ReadSession(AsyncSession):
@@ -212,7 +208,7 @@ class ReadSession(AsyncSession):
             if role in (None, PRIMARY) or not is_connection_error(error):
                 raise
             self.info[ROUTER].lost(role)
-            telemetry.replica_fallback(role, "lost")
+            events.replica_fallback(role, "lost")
             await self.rollback()
             self.info[ROUTE] = PRIMARY
             return await call(*args, **kwargs)
@@ -233,38 +229,18 @@ class Standbys:
 
     engines: dict[str, AsyncEngine]
     monitors: dict[str, StandbyMonitor]
-    # Engines the monitors check with, the primary's first.
-    probes: list[AsyncEngine]
     max_lag_seconds: float
     _checks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    @classmethod
-    def from_urls(
-        cls, primary: URL, standbys: Mapping[str, URL | None], settings: Settings
-    ) -> Self:
-        """Standbys by role, in order of preference; roles without a URL are left out."""
-        # Engines of their own for the checks: a busy request pool never delays them.
-        probes = [create_engine(primary, settings, role="primary-check")]
-        engines: dict[str, AsyncEngine] = {}
-        monitors: dict[str, StandbyMonitor] = {}
-        for role, url in standbys.items():
-            if url is None:
-                continue
-            engines[role] = create_engine(url, settings, role=role)
-            probes.append(create_engine(url, settings, role=f"{role}-check"))
-            monitors[role] = StandbyMonitor(
-                role, probes[-1], probes[0], interval=settings.replica_check_interval_seconds
-            )
-        return cls(engines, monitors, probes, settings.replica_max_lag_seconds)
-
     def sessions(
-        self, primary: AsyncEngine, *roles: str, honour_requirements: bool
+        self, primary: Bind, *roles: str, honour_requirements: bool
     ) -> async_sessionmaker[AsyncSession]:
         """Read-only sessions on the first of `roles` fit to serve, else on `primary`."""
         # Each statement on its own, like every read session (see `db.readonly`).
-        engines = {PRIMARY: primary, **self.engines}
+        binds: dict[str, Bind] = {role: autocommit(engine) for role, engine in self.engines.items()}
+        binds[PRIMARY] = autocommit(primary) if isinstance(primary, AsyncEngine) else primary
         router = ReadRouter(
-            {role: autocommit(engine) for role, engine in engines.items()},
+            binds,
             [self.monitors[role] for role in roles if role in self.monitors],
             max_lag_seconds=self.max_lag_seconds,
             honour_requirements=honour_requirements,
@@ -272,8 +248,8 @@ class Standbys:
         return async_sessionmaker(
             class_=ReadSession,
             sync_session_class=RoutingSession,
-            expire_on_commit=False,
             info={ROUTER: router},
+            **session_options(primary),
         )
 
     def start(self) -> None:
@@ -289,5 +265,40 @@ class Standbys:
         for check in self._checks:
             check.cancel()
         await asyncio.gather(*self._checks, return_exceptions=True)
-        for engine in (*self.probes, *self.engines.values()):
-            await engine.dispose()
+
+
+def add_standbys(database: "Database", settings: Settings) -> None:
+    """The standbys configured in `settings` join `database`: a request pool and a check
+    connection each, a monitor each, and read and report sessions routed among them."""
+    # In order of preference for reports; reads use the replica only.
+    urls = {
+{% if cookiecutter.use_analytics_db %}
+        "analytics": settings.analytics_url,
+{% endif %}
+{% if cookiecutter.use_replica %}
+        "replica": settings.replica_url,
+{% endif %}
+    }
+    monitors: dict[str, StandbyMonitor] = {}
+    for role, url in urls.items():
+        if url is None:
+            continue
+        database.engines[role] = create_engine(url, settings, role=role)
+        database.checks[role] = ServerCheck.for_url(url, settings, role=role)
+        monitors[role] = StandbyMonitor(
+            role,
+            database.checks[role],
+            database.checks[PRIMARY],
+            interval=settings.replica_check_interval_seconds,
+        )
+    engines = {role: database.engines[role] for role in monitors}
+    standbys = Standbys(engines, monitors, settings.replica_max_lag_seconds)
+{% if cookiecutter.use_replica %}
+    database.read_factory = lambda primary: standbys.sessions(
+        primary, "replica", honour_requirements=True
+    )
+{% endif %}
+    database.report_factory = lambda primary: standbys.sessions(
+        primary, *urls, honour_requirements=False
+    )
+    database.background.append(standbys)

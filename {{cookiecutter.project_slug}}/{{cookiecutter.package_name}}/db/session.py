@@ -1,142 +1,121 @@
+{% import "switches.jinja" as switches with context %}
 """The engines and session factories of a running app."""
 
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
-import logging
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-{% else %}
-from dataclasses import dataclass
-{% endif %}
-from typing import Self
+from typing import Protocol, Self
 
-from sqlalchemy import text
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
-from sqlalchemy.exc import SQLAlchemyError
-{% endif %}
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..settings import Settings
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
-from .consistency import Changes, take_committed, write_position
-{% endif %}
+from .admission import Admission
+from .base import AppSession
+from .binds import Bind, session_options
+from .checks import ServerCheck
 from .engine import create_engine
 from .readonly import ReadOnlySession, autocommit
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-from .routing import Standbys
-{% endif %}
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
-
-logger = logging.getLogger(__name__)
-
-# Told what a request committed and the primary's position after it (None: unknown).
-CommitListener = Callable[[Changes, int | None], Awaitable[None]]
+{% if switches.standbys %}
+from .routing import add_standbys
 {% endif %}
 
+# Key in `session.info`: awaited by `TransactionManager` after each outermost commit.
+AFTER_COMMIT = "after_commit"
+AfterCommit = Callable[[AsyncSession], Awaitable[None]]
+# Builds a session factory on the primary's bind.
+SessionFactory = Callable[[Bind], async_sessionmaker[AsyncSession]]
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    # expire_on_commit=False: objects stay readable after commit without another query.
-    return async_sessionmaker(engine, expire_on_commit=False)
+
+class Background(Protocol):
+    """Work beside the requests (standby checks): started at startup, disposed at shutdown."""
+
+    def start(self) -> None: ...
+
+    async def dispose(self) -> None: ...
 
 
-def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_sessionmaker(bind: Bind) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(bind, sync_session_class=AppSession, **session_options(bind))
+
+
+def create_read_sessionmaker(bind: Bind) -> async_sessionmaker[AsyncSession]:
     """Read-only sessions without BEGIN/ROLLBACK round trips (see `db.readonly`)."""
-    return async_sessionmaker(
-        autocommit(engine), expire_on_commit=False, sync_session_class=ReadOnlySession
-    )
+    if isinstance(bind, AsyncEngine):
+        bind = autocommit(bind)
+    return async_sessionmaker(bind, sync_session_class=ReadOnlySession, **session_options(bind))
 
 
 @dataclass
 class Database:
-    """Engines and session factories, built in the app's lifespan and disposed at shutdown."""
+    """Engines and session factories, built in the app's lifespan and disposed at shutdown.
 
-    # Every engine by role ("primary" always), for health checks.
+    Connections: each engine's pool (`DB_POOL_SIZE` + `DB_MAX_OVERFLOW`) plus one check
+    connection per server (`checks`); nothing else opens any.
+    """
+
+    # Every request pool by role ("primary" always).
     engines: dict[str, AsyncEngine]
+    # One check connection per server by role: readiness, standby monitors, positions.
+    checks: dict[str, ServerCheck]
+    # Requests take turns for a connection, first come first served.
+    admission: Admission
+    # Build the read and report session factories on the primary's bind (standbys
+    # replace them with routing ones).
+    read_factory: SessionFactory = create_read_sessionmaker
+    report_factory: SessionFactory = create_read_sessionmaker
+    # Started with the app, disposed with it.
+    background: list[Background] = field(default_factory=list)
     # Sessions on the primary: all writes, and reads that must see them.
-    sessionmaker: async_sessionmaker[AsyncSession]
+    sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     # Sessions for reads that tolerate a replica (the primary when there is none).
-    read_sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession] = field(init=False)
     # Sessions for reporting queries, which tolerate lag (and ignore read-your-writes):
     # the analytics database, else the replica, else the primary.
-    report_sessions: async_sessionmaker[AsyncSession]
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-    # The replica and analytics database, checked in the background once started.
-    standbys: Standbys
-{% endif %}
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
-    # Told about every request's commits (the cache registers here).
-    commit_listeners: list[CommitListener] = field(default_factory=list)
-{% endif %}
+    report_sessions: async_sessionmaker[AsyncSession] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bind(self.engines["primary"])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         primary = create_engine(settings.primary_url, settings, role="primary")
-        sessionmaker = create_sessionmaker(primary)
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-        # In order of preference for reports; reads use the replica only.
-        standby_urls = {
-{% if cookiecutter.use_analytics_db %}
-            "analytics": settings.analytics_url,
-{% endif %}
-{% if cookiecutter.use_replica %}
-            "replica": settings.replica_url,
-{% endif %}
-        }
-        standbys = Standbys.from_urls(settings.primary_url, standby_urls, settings)
-        return cls(
-            engines={"primary": primary, **standbys.engines},
-            sessionmaker=sessionmaker,
-{% if cookiecutter.use_replica %}
-            read_sessions=standbys.sessions(primary, "replica", honour_requirements=True),
-{% else %}
-            read_sessions=create_read_sessionmaker(primary),
-{% endif %}
-            report_sessions=standbys.sessions(primary, *standby_urls, honour_requirements=False),
-            standbys=standbys,
-        )
-{% else %}
-        read_sessions = create_read_sessionmaker(primary)
-        return cls(
+        database = cls(
             engines={"primary": primary},
-            sessionmaker=sessionmaker,
-            read_sessions=read_sessions,
-            report_sessions=read_sessions,
+            checks={"primary": ServerCheck.for_url(settings.primary_url, settings, role="primary")},
+            admission=Admission(
+                "primary",
+                settings.db_pool_size + settings.db_max_overflow,
+                timeout=settings.db_pool_timeout,
+            ),
         )
+{% if switches.standbys %}
+        add_standbys(database, settings)
+        database.bind(primary)
 {% endif %}
+        return database
+
+    def bind(self, primary: Bind) -> None:
+        """(Re)build the session factories with the primary's side on `primary`."""
+        self.sessionmaker = create_sessionmaker(primary)
+        self.read_sessions = self.read_factory(primary)
+        self.report_sessions = self.report_factory(primary)
+
+    def on(self, connection: AsyncConnection) -> Self:
+        """This database with the primary's sessions on `connection` (tests: inside their
+        transaction), built by the same factories as in production."""
+        copy = dataclasses.replace(self)
+        copy.bind(connection)
+        return copy
 
     def start(self) -> None:
-        """Start the background work, inside the running event loop: checking the standbys
-        when there are any."""
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-        self.standbys.start()
-{% endif %}
-{% if cookiecutter.use_replica or cookiecutter.use_cache %}
-
-    async def publish(self, session: AsyncSession) -> int | None:
-        """After a session's commits: tell the commit listeners what changed and return
-        the primary's position past it; None when the session committed nothing."""
-        changes = take_committed(session)
-        if changes is None:
-            return None
-        position: int | None
-        try:
-            position = await write_position(self.engines["primary"])
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
-            # The commit stands; listeners then assume the newest possible position.
-            logger.warning("position after commit unknown: %s", type(error).__name__)
-            position = None
-        for listener in self.commit_listeners:
-            await listener(changes, position)
-        return position
-{% endif %}
+        """Start the background work, inside the running event loop."""
+        for work in self.background:
+            work.start()
 
     async def dispose(self) -> None:
-{% if cookiecutter.use_replica or cookiecutter.use_analytics_db %}
-        await self.standbys.dispose()
-{% endif %}
-        await self.engines["primary"].dispose()
-
-
-async def ping(engine: AsyncEngine) -> None:
-    """One round trip to the server; raises when it cannot be reached."""
-    async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
+        for work in self.background:
+            await work.dispose()
+        for check in self.checks.values():
+            await check.dispose()
+        for engine in self.engines.values():
+            await engine.dispose()

@@ -1,16 +1,18 @@
 """Soft delete: rows are flagged instead of removed, and hidden from every ORM query.
 
-One `do_orm_execute` listener adds `with_loader_criteria` to each SELECT, so a
-soft-deleted row never shows up, also not through joins or relationship loads, and to
-each ORM UPDATE and DELETE, so a bulk `update(User)` or `delete(User)` leaves deleted rows
-as they are. To see or touch them anyway, pass the execution option:
-`.execution_options(include_deleted=True)`.
+One `do_orm_execute` listener on the app's sessions (`AppSession`) adds
+`with_loader_criteria` to each SELECT, so a soft-deleted row never shows up, also not
+through joins or relationship loads, and to each ORM UPDATE and DELETE, so a bulk
+`update(User)` or `delete(User)` leaves deleted rows as they are. To see or touch them
+anyway, pass the execution option: `.execution_options(include_deleted=True)`.
 """
 
 from datetime import datetime
 
 from sqlalchemy import DateTime, event, false, func, text
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+from sqlalchemy.orm import Mapped, ORMExecuteState, mapped_column, with_loader_criteria
+
+from .base import AppSession
 
 # Execution option that turns the filter off for one statement.
 INCLUDE_DELETED = "include_deleted"
@@ -33,7 +35,7 @@ class SoftDeleteMixin:
         self.deleted_at = None
 
 
-@event.listens_for(Session, "do_orm_execute")
+@event.listens_for(AppSession, "do_orm_execute")
 def _hide_soft_deleted(state: ORMExecuteState) -> None:
     # Column and relationship loads inherit the criteria from the statement that started them.
     if (

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..cache import SyncUserInvalidation
 {% endif %}
 from ..settings import Settings
+from .base import AppSession
 from .engine import pool_options
 
 SYNC_DRIVER = "postgresql+psycopg"
@@ -41,7 +42,7 @@ def sync_connect_args(settings: Settings) -> dict[str, Any]:
 class SyncDatabase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+        self.sessionmaker = sessionmaker(engine, class_=AppSession, expire_on_commit=False)
         # Called with each session once it committed (the cache drops what it changed).
         self.after_commit: list[Callable[[Session], None]] = []
         # Called at dispose, for what the after-commit hooks hold open.

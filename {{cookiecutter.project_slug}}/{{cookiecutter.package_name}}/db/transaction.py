@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
 from ..errors import ConflictError, DomainError, NotFoundError
 from .errors import is_foreign_key_violation, unique_violation_field
+from .session import AFTER_COMMIT, AfterCommit
 
 # Key in `session.info` counting the TransactionManagers open on that session.
 _DEPTH = "transaction_depth"
@@ -38,7 +39,9 @@ class TransactionManager:
     began on its own for earlier reads): it commits on success and rolls back on any
     exception, which is re-raised. A manager opened inside another uses a savepoint,
     so a failure there undoes only the inner work and the outer unit can go on. A unique
-    violation leaves as a `ConflictError`, a missing parent as a `NotFoundError`.
+    violation leaves as a `ConflictError`, a missing parent as a `NotFoundError`. After
+    the outermost commit it awaits the session's `AFTER_COMMIT` hook, when it has one
+    (the request's: the consistency token and cache invalidation), before returning.
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -69,6 +72,9 @@ class TransactionManager:
             await self._rollback()
             self._raise_domain_error(error)
             raise
+        after_commit: AfterCommit | None = self.session.info.get(AFTER_COMMIT)
+        if self._savepoint is None and after_commit is not None:
+            await after_commit(self.session)
 
     @staticmethod
     def _raise_domain_error(error: BaseException) -> None:

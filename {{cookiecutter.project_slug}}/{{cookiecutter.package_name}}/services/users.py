@@ -1,6 +1,7 @@
 """Use cases around users; each public write method is one unit of work."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,13 +58,16 @@ class UserService:
         await self.session.flush()
         return user
 
-    @transactional
     async def update_user(self, user_id: int, data: UserUpdate) -> User:
-        user = await self.get_user(user_id)
         values = data.model_dump(exclude_unset=True, exclude={"password"})
         if data.password is not None:
+            # Before the transaction opens: no connection is held while Argon2 runs.
             values["hashed_password"] = await self.hasher.hash(data.password)
-        return await self.users.update(user, values)
+        return await self._update_user(user_id, values)
+
+    @transactional
+    async def _update_user(self, user_id: int, values: dict[str, Any]) -> User:
+        return await self.users.update(await self.get_user(user_id), values)
 
     @transactional
     async def delete_user(self, user_id: int) -> None:

@@ -3,17 +3,15 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Mapping
-from typing import Annotated, Literal, cast
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ...db.engine import create_engine
-from ...db.session import Database, ping
-from ...settings import Settings
 {% if cookiecutter.use_cache %}
-from ..deps import UserCacheDep
+from ..deps import DatabaseDep, UserCacheDep
+{% else %}
+from ..deps import DatabaseDep
 {% endif %}
 
 logger = logging.getLogger(__name__)
@@ -32,22 +30,6 @@ class Health(BaseModel):
 
 class Live(BaseModel):
     status: Literal["ok"]
-
-
-def create_probe_engines(database: Database, settings: Settings) -> dict[str, AsyncEngine]:
-    """An unpooled engine per database: a check opens a connection of its own, so an
-    exhausted request pool does not make a healthy database look down."""
-    return {
-        name: create_engine(engine.url, settings, role=f"{name}-health", pooled=False)
-        for name, engine in database.engines.items()
-    }
-
-
-async def get_probe_engines(request: Request) -> dict[str, AsyncEngine]:
-    return cast(dict[str, AsyncEngine], request.app.state.probe_engines)
-
-
-ProbeEnginesDep = Annotated[dict[str, AsyncEngine], Depends(get_probe_engines)]
 
 
 async def check(name: str, probe: Awaitable[object]) -> CheckResult:
@@ -77,9 +59,15 @@ async def live() -> Live:
     response_model=Health,
     responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Health}},
 )
-async def ready(engines: ProbeEnginesDep, {% if cookiecutter.use_cache %}cache: UserCacheDep, {% endif %}response: Response) -> Health:
-    """Each database (and cache) is checked; 503 when the primary cannot be reached."""
-    probes: dict[str, Awaitable[object]] = {name: ping(engine) for name, engine in engines.items()}
+async def ready(database: DatabaseDep, {% if cookiecutter.use_cache %}cache: UserCacheDep, {% endif %}response: Response) -> Health:
+    """Each database (and cache) is checked; 503 when the primary cannot be reached.
+
+    Each database is pinged over its one check connection (`db.checks`): health requests
+    arriving together share one ping, and never take a connection from the request pool.
+    """
+    probes: dict[str, Awaitable[object]] = {
+        name: check.ping() for name, check in database.checks.items()
+    }
 {% if cookiecutter.use_cache %}
     probes["redis"] = cache.ping()
 {% endif %}

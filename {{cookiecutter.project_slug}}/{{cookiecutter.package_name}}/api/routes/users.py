@@ -3,9 +3,6 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
-{% if cookiecutter.use_cache %}
-from ...db.consistency import READ_YOUR_WRITES, read_position
-{% endif %}
 from ...models import Post, User
 from ...schemas.common import NO_NUL, After, IdPath, Limit, Skip
 from ...schemas.post import PostCreate, PostRead
@@ -20,18 +17,10 @@ from ...schemas.user import (
     UserWithProfileCreate,
     UserWithProfileRead,
 )
-{% if cookiecutter.use_cache %}
-from ...services.users import UserService
-{% endif %}
 from ...settings import BULK_MAX_USERS_CEILING, Settings
-{% if cookiecutter.use_cache %}
-from ..consistency import ReadYourWritesDep
-{% endif %}
 from ..deps import (
 {% if cookiecutter.use_cache %}
-    DatabaseDep,
-    PasswordHasherDep,
-    UserCacheDep,
+    CachedUserReaderDep,
 {% endif %}
     UserReaderDep,
     UserReportsDep,
@@ -148,29 +137,14 @@ async def user_post_counts(
 @router.get(
     "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
 )
-async def get_user(
-    user_id: IdPath,
-    database: DatabaseDep,
-    cache: UserCacheDep,
-    read_your_writes: ReadYourWritesDep,
-    hasher: PasswordHasherDep,
-) -> Response:
-    """From Redis when cached (`X-Cache: hit`), else from the database (`X-Cache: miss`).
-
-    A hit opens no database session; the session of a miss closes before the cache fill.
-    """
-    user = await cache.get(user_id, at_least=read_your_writes.required_position)
-    outcome = "hit"
-    if user is None:
-        outcome = "miss"
-        async with database.read_sessions(info={READ_YOUR_WRITES: read_your_writes}) as session:
-            # Asked before the query: the entry is stamped no newer than the data it holds.
-            position = await read_position(session)
-            user = UserRead.model_validate(await UserService(session, hasher).get_user(user_id))
-        await cache.fill(user, position=position)
+async def get_user(user_id: IdPath, users: CachedUserReaderDep) -> Response:
+    """From Redis when cached (`X-Cache: hit`), else from the database (`X-Cache: miss`)."""
+    user, cached = await users.get_user(user_id)
     # Serialised here, once: the response model's validation would only repeat it.
     return Response(
-        user.model_dump_json(), media_type="application/json", headers={"X-Cache": outcome}
+        user.model_dump_json(),
+        media_type="application/json",
+        headers={"X-Cache": "hit" if cached else "miss"},
     )
 {% else %}
 @router.get(

@@ -17,6 +17,10 @@ class Recorder(Protocol):
 
     def primary_read_forced(self) -> None: ...
 
+    def pool_wait(self, pool: str, change: int) -> None: ...
+
+    def pool_timeout(self, pool: str) -> None: ...
+
 
 class _Discard:
     def cache_lookup(self, result: CacheResult) -> None:
@@ -26,6 +30,12 @@ class _Discard:
         pass
 
     def primary_read_forced(self) -> None:
+        pass
+
+    def pool_wait(self, pool: str, change: int) -> None:
+        pass
+
+    def pool_timeout(self, pool: str) -> None:
         pass
 
 
@@ -53,3 +63,13 @@ def primary_read_forced() -> None:
     """A read went to the primary because the client's consistency token was newer than
     every replica."""
     _recorder.primary_read_forced()
+
+
+def pool_wait(pool: str, change: int) -> None:
+    """A request started (+1) or stopped (-1) waiting for a connection of `pool`."""
+    _recorder.pool_wait(pool, change)
+
+
+def pool_timeout(pool: str) -> None:
+    """A request gave up waiting for a connection of `pool` (DB_POOL_TIMEOUT)."""
+    _recorder.pool_timeout(pool)
