@@ -497,3 +497,47 @@ async def test_bulk_max_users_is_a_setting(database_url: URL) -> None:
 
     assert response.status_code == 422
     assert "at most 2 items" in response.text
+
+
+async def test_backends_terminated_under_writes_are_never_a_500(server: DatabaseServer) -> None:
+    """Connections killed at any moment (a primary restart, an operator's
+    pg_terminate_backend): before the commit a write is a 503, after it the write's own
+    answer; never a 500, and the work after a commit never fails the request."""
+    async with server.migrated_database("killed_{{ cookiecutter.package_name }}") as url:
+        settings = settings_for(url).model_copy(update={"db_pool_size": 4})
+        admin_engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+        stop = asyncio.Event()
+
+        async def terminate_backends() -> None:
+            async with admin_engine.connect() as admin:
+                while not stop.is_set():
+                    await admin.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE datname = :database AND pid <> pg_backend_pid()"
+                        ),
+                        {"database": url.database},
+                    )
+                    await asyncio.sleep(0.02)
+
+        async with fault_client(settings) as client:
+            created = await client.post("/users", json=user_payload())
+            assert created.status_code == 201
+            user_id = created.json()["id"]
+            killer = asyncio.create_task(terminate_backends())
+            statuses: list[int] = []
+            try:
+                for round_ in range(40):
+                    answers = await asyncio.gather(
+                        client.patch(f"/users/{user_id}", json={"bio": f"round {round_}"}),
+                        client.post("/users", json=user_payload()),
+                        client.get(f"/users/{user_id}"),
+                    )
+                    statuses += [answer.status_code for answer in answers]
+            finally:
+                stop.set()
+                await killer
+        await admin_engine.dispose()
+
+    assert 500 not in statuses
+    assert set(statuses) <= {200, 201, 503}

@@ -151,20 +151,18 @@ def test_unsupported_url_parameters_are_rejected_in_one_line(
 async def connect_parameters(settings: Settings) -> dict[str, Any]:
     """The keyword arguments asyncpg.connect receives for the primary engine."""
     engine = create_engine(settings.primary_url, settings, role="primary")
-    seen: list[dict[str, Any]] = []
+    seen: dict[str, Any] = {}
 
     def record(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        # The same dict the engine's own listeners change, then connect with.
-        seen.append(cparams)
+        seen.update(cparams)
 
-    # First: the engine's last listener makes the connection (db.errors.watch_errors).
-    event.listen(engine.sync_engine, "do_connect", record, insert=True)
+    event.listen(engine.sync_engine, "do_connect", record)
     try:
         async with engine.connect():
             pass
     finally:
         await engine.dispose()
-    return seen[0]
+    return seen
 
 
 async def test_tls_is_not_attempted_unless_asked_for(database_url: URL) -> None:

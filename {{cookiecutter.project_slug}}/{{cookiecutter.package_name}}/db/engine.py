@@ -127,6 +127,5 @@ def _engine(url: URL, settings: Settings, *, role: str, options: dict[str, Any])
         options["execution_options"] = {TRANSACTION_POOLING: True}
     engine = create_async_engine(url, connect_args=connect_args(settings, role=role), **options)
     event.listen(engine.sync_engine, "do_connect", _libpq_parameters)
-    # After the listener above: it connects with the arguments that one leaves.
     watch_errors(engine)
     return engine

@@ -2,11 +2,12 @@
 or a row broke a constraint.
 
 Errors are classified where they happen, on SQLAlchemy's public hooks (`watch_errors`
-registers them on each engine): a connect that fails in the driver (refused, timed out,
-reset) leaves `do_connect` as `DatabaseUnreachableError`; an error while a connection is in
-use passes `handle_error`, which marks driver errors that leave the connection unusable as
-disconnects (SQLAlchemy then invalidates the connection and sets `connection_invalidated`)
-and turns a bare `OSError`/`TimeoutError` from the driver into `DatabaseUnreachableError`.
+registers them on each engine): a connect that fails below the driver (refused, timed
+out, reset) leaves as `DatabaseUnreachableError` (the dialect connects through
+`_connect`); an error while a connection is in use passes `handle_error`, which marks
+driver errors that leave the connection unusable as disconnects (SQLAlchemy then
+invalidates the connection and sets `connection_invalidated`) and turns a bare
+`OSError`/`TimeoutError` from the driver into `DatabaseUnreachableError`.
 The rest is read from the SQLSTATE the server gave.
 """
 
@@ -76,15 +77,21 @@ def _unusable(code: str | None, driver_error: BaseException | None) -> bool:
     )
 
 
-def _connect(
-    dialect: Dialect, record: ConnectionPoolEntry, cargs: ConnectArgsType, cparams: dict[str, Any]
-) -> Any:
-    """Connect as the dialect would; a failure below the driver's own errors (refused,
-    timed out, reset) leaves as `DatabaseUnreachableError`."""
+async def _connect(*args: Any, **kwargs: Any) -> Any:
+    """asyncpg's connect; a failure below the driver's own errors (refused, timed out,
+    reset) leaves as `DatabaseUnreachableError`."""
     try:
-        return dialect.connect(*cargs, **cparams)
+        return await asyncpg.connect(*args, **kwargs)
     except (OSError, TimeoutError) as error:
         raise DatabaseUnreachableError.because(error) from error
+
+
+def _connect_through_guard(
+    dialect: Dialect, record: ConnectionPoolEntry, cargs: ConnectArgsType, cparams: dict[str, Any]
+) -> None:
+    # The dialect connects through this function, as with `create_async_engine`'s
+    # `async_creator` (which is passed on the same way).
+    cparams["async_creator_fn"] = _connect
 
 
 def _classify(context: ExceptionContext) -> BaseException | None:
@@ -102,13 +109,8 @@ def _classify(context: ExceptionContext) -> BaseException | None:
 
 
 def watch_errors(engine: AsyncEngine) -> None:
-    """Classify `engine`'s connect and execution errors as they happen (see the module).
-
-    Call it after registering any other `do_connect` listener: the one added here makes
-    the connection, so listeners added after it do not run (`insert=True` puts one first;
-    it may keep `cparams` and see what it becomes, the dict is changed in place).
-    """
-    event.listen(engine.sync_engine, "do_connect", _connect)
+    """Classify `engine`'s connect and execution errors as they happen (see the module)."""
+    event.listen(engine.sync_engine, "do_connect", _connect_through_guard)
     event.listen(engine.sync_engine, "handle_error", _classify)
 
 
