@@ -248,6 +248,19 @@ def test_default_bake(cookies: Any) -> None:
     assert (result.project_path / "my_service" / "main.py").is_file()
 
 
+def test_bakes_in_these_tests_write_no_lock(cookies: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tests/conftest.py sets SKIP_UV_LOCK: even with uv on PATH no bake resolves against the
+    # index (tests/test_locked_install.py is the one that does).
+    uv = Path(sys.executable).with_name("uv")
+    assert uv.is_file()
+    monkeypatch.setenv("PATH", f"{uv.parent}{os.pathsep}{os.environ['PATH']}")
+
+    result = cookies.bake()
+
+    assert result.exit_code == 0, result.exception
+    assert not (result.project_path / "uv.lock").exists()
+
+
 @pytest.mark.parametrize("switches", params(RENDER_COMBINATIONS))
 def test_no_template_residue(bake: Bake, switches: Switches) -> None:
     project = bake(switches)
