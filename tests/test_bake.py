@@ -16,6 +16,7 @@ run on the all-on project: a combination rechecks only the project's own modules
 """
 
 import fcntl
+import fnmatch
 import io
 import json
 import os
@@ -468,6 +469,52 @@ def test_dockerfile_passes_hadolint(cookies: Any, python_version: str) -> None:
     linted = run([str(hadolint), "--format", "json", "Dockerfile"], result.project_path)
     assert linted.returncode == 0, linted.stdout + linted.stderr
     assert json.loads(linted.stdout) == []
+
+
+# uv from its image, pinned to a release (a tag like `latest` moves).
+UV_IMAGE = re.compile(r"^COPY --from=ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ /uv /bin/uv$", re.M)
+
+
+def test_the_image_installs_exactly_the_lock(bake: Bake) -> None:
+    project = bake(DEFAULTS)
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+    assert UV_IMAGE.search(dockerfile), dockerfile
+    syncs = [line.strip() for line in dockerfile.splitlines() if "uv sync" in line]
+    # The dependencies alone (a layer cached until uv.lock changes), then the project.
+    assert len(syncs) == 2, syncs
+    assert all("--locked" in sync and "--no-editable" in sync for sync in syncs), syncs
+    assert "--no-install-project" in syncs[0]
+    assert "--no-install-project" not in syncs[1]
+    assert "--mount=type=bind,source=uv.lock,target=uv.lock" in dockerfile
+    assert "pip install" not in dockerfile
+    ignored = (project / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    patterns = [line for line in ignored if line and not line.startswith(("#", "!"))]
+    assert not [p for p in patterns if fnmatch.fnmatch("uv.lock", p.removeprefix("**/"))]
+
+
+def test_the_image_health_check_follows_port(bake: Bake) -> None:
+    dockerfile = (bake(DEFAULTS) / "Dockerfile").read_text(encoding="utf-8")
+    check = dockerfile[dockerfile.index("HEALTHCHECK") :]
+    check = check[: check.index("\n#")]
+    # scripts/serve listens on PORT (default 8000); the check must ask there.
+    assert "os.environ.get('PORT', '8000')" in check, check
+    assert "127.0.0.1:8000" not in check
+
+
+# Actions pinned by commit, as every other action in the workflow.
+SETUP_UV = re.compile(r"^astral-sh/setup-uv@[0-9a-f]{40}$")
+
+
+def test_workflow_installs_exactly_the_lock(bake: Bake) -> None:
+    workflow = yaml.safe_load(
+        (bake(DEFAULTS) / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    )
+    steps = workflow["jobs"]["test"]["steps"]
+    uses = [step["uses"] for step in steps if "uses" in step]
+    assert [use for use in uses if SETUP_UV.match(use)], uses
+    runs = "\n".join(step.get("run", "") for step in steps)
+    assert "uv sync --locked --extra dev" in runs
+    assert "pip install" not in runs.replace("apt-get install", "")
 
 
 def test_the_image_runs_the_entry_scripts_the_tests_run(cookies: Any) -> None:
