@@ -320,6 +320,28 @@ def test_files_named_in_next_steps_exist(bake: Bake, switches: Switches) -> None
     assert (bake(switches) / ".env.example").is_file()  # cp .env.example .env
 
 
+# The hooks of .pre-commit-config.yaml: the project's own ruff and mypy, as CI runs them.
+PRE_COMMIT_HOOKS = {"ruff-check": "ruff", "ruff-format": "ruff", "mypy": "mypy"}
+
+
+def requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert match, requirement
+    return match.group().lower()
+
+
+@pytest.mark.parametrize("switches", params(RENDER_COMBINATIONS))
+def test_pre_commit_config_names_its_hooks(bake: Bake, switches: Switches) -> None:
+    project = bake(switches)
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
+    assert {hook["id"]: hook["entry"].split()[0] for hook in hooks} == PRE_COMMIT_HOOKS
+    # `pre-commit install` (README) and every tool a hook runs come with the dev extra.
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    dev = {requirement_name(r) for r in pyproject["project"]["optional-dependencies"]["dev"]}
+    assert {"pre-commit", *PRE_COMMIT_HOOKS.values()} <= dev
+
+
 def ruff_check(project: Path) -> None:
     result = run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
     assert result.returncode == 0, result.stdout + result.stderr
