@@ -1,13 +1,19 @@
-"""Remove the files of every feature switched off, then print the next steps.
+"""Remove the files of every feature switched off, write uv.lock, print the next steps.
 
 cruft runs this again on every update (and diff and check), in a temporary directory,
 so it must be idempotent, touch nothing outside the project directory (its working
-directory) and stay quiet there.
+directory) and stay quiet there; it writes no lock there either (the project's own
+uv.lock is the one that counts, and `uv lock` after an update moves it).
+
+`SKIP_UV_LOCK=1` in the environment skips `uv lock`, which resolves every dependency
+against the package index: for CI systems that generate many projects (this template's
+own tests do). The next steps then say how to write the lock.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -127,22 +133,72 @@ def find_python(minimum: str) -> str | None:
     return None
 
 
-def next_steps(context: Mapping[str, Any], root: Path, python: str | None) -> str:
-    """The commands that take the new project from nothing to a running service."""
+SKIP_LOCK_VARIABLE = "SKIP_UV_LOCK"
+# A resolution takes seconds; a hung network must not hang the generation.
+LOCK_TIMEOUT_SECONDS = 300
+
+
+def lock_skipped() -> bool:
+    """True when the environment asks for no `uv lock` (SKIP_UV_LOCK set, and not to 0)."""
+    return os.environ.get(SKIP_LOCK_VARIABLE, "") not in ("", "0")
+
+
+def write_lock(uv: str, root: Path) -> str | None:
+    """Run `uv lock` in the project: None when uv.lock is written, else why not, one line."""
+    try:
+        result = subprocess.run(
+            [uv, "lock"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=LOCK_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        return f"uv lock did not finish within {LOCK_TIMEOUT_SECONDS} s"
+    except OSError as error:
+        return f"uv lock did not start: {error}"
+    if result.returncode == 0:
+        return None
+    # uv says what failed on an `error:` line and why on the `cause:` lines below it.
+    lines = [line.strip() for line in result.stderr.splitlines()]
+    errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    causes = [line.removeprefix("cause:").strip() for line in lines if line.startswith("cause:")]
+    reason = ": ".join([*errors[:1], *causes[-1:]]) or f"exit status {result.returncode}"
+    return f"uv lock failed ({reason})"
+
+
+def next_steps(
+    context: Mapping[str, Any],
+    root: Path,
+    python: str | None,
+    *,
+    uv: bool = False,
+    locked: bool = False,
+) -> str:
+    """The commands that take the new project from nothing to a running service: with uv
+    when it is on PATH (`uv sync` makes .venv as uv.lock pins it), with pip otherwise."""
     version = context["python_version"]
     if context["use_docker"]:
         database = "docker compose up -d"
     else:
         # The database .env.example names; README.md says how to run without Docker.
         database = f"createdb -h localhost -U postgres {context['package_name']}"
-    venv = f"{python or 'python3'} -m venv .venv"
-    if python is None:
-        venv += f"   # needs Python {version} or newer: none found on PATH"
+    if uv:
+        # uv finds a Python new enough, or downloads one.
+        effect = "installs exactly what uv.lock pins" if locked else "writes uv.lock, installs it"
+        install = [f"uv sync --extra dev           # {effect}"]
+    else:
+        venv = f"{python or 'python3'} -m venv .venv"
+        if python is None:
+            venv += f"   # needs Python {version} or newer: none found on PATH"
+        install = [venv]
+    install.append(". .venv/bin/activate")
+    if not uv:
+        install.append("pip install -e '.[dev]'")
     commands = [
         f"cd {shlex.quote(str(root))}",
-        venv,
-        ". .venv/bin/activate",
-        "pip install -e '.[dev]'",
+        *install,
         "cp .env.example .env",
         database,
         "alembic upgrade head",
@@ -151,6 +207,13 @@ def next_steps(context: Mapping[str, Any], root: Path, python: str | None) -> st
     ]
     lines = [f"Created {context['project_name']}. Next steps:", ""]
     lines += [f"    {command}" for command in commands]
+    if not uv:
+        lines += [
+            "",
+            "No uv on PATH, so no uv.lock pins the dependencies yet: install uv",
+            "(`pipx install uv` or `pip install uv`), run `uv lock` in the project and commit",
+            "uv.lock; the image and CI install exactly what it pins (README.md, Quick start).",
+        ]
     return "\n".join(lines)
 
 
@@ -166,13 +229,31 @@ def is_cruft_rerun(context: Mapping[str, Any], root: Path) -> bool:
     )
 
 
+def finish(context: Mapping[str, Any], root: Path) -> None:
+    """Everything the hook does to the project in `root` generated with `context`."""
+    remove_disabled(context, root)
+    if is_cruft_rerun(context, root):
+        return
+    uv = shutil.which("uv")
+    if uv is not None and not lock_skipped():
+        problem = write_lock(uv, root)
+        if problem is not None:
+            print(f"{problem}; run `uv lock` in the project to write uv.lock.")
+    print(
+        next_steps(
+            context,
+            root,
+            None if uv else find_python(context["python_version"]),
+            uv=uv is not None,
+            locked=(root / "uv.lock").is_file(),
+        )
+    )
+
+
 def main() -> int:
     # cookiecutter renders this file before running it; a raw string keeps the JSON intact.
     context = json.loads(r"""{{ cookiecutter | tojson }}""")
-    root = Path.cwd()
-    remove_disabled(context, root)
-    if not is_cruft_rerun(context, root):
-        print(next_steps(context, root, find_python(context["python_version"])))
+    finish(context, Path.cwd())
     return 0
 
 

@@ -1,5 +1,6 @@
 """Fixtures shared by the template's tests."""
 
+import os
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,18 @@ from _pytest.nodeid import NodeId
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
+from hooks.post_gen_project import SKIP_LOCK_VARIABLE
 from tests.test_generated_project import create_venv
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No `uv lock` in the hundreds of bakes (a resolution against the index each), on
+    any machine, uv on PATH or not: the post-generation hook skips it under SKIP_UV_LOCK,
+    which every bake and subprocess inherits from here (each xdist worker runs this too).
+    tests/test_locked_install.py unsets it for the one bake that locks."""
+    os.environ[SKIP_LOCK_VARIABLE] = "1"
 
 
 @pytest.fixture(scope="session")

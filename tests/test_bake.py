@@ -16,6 +16,7 @@ run on the all-on project: a combination rechecks only the project's own modules
 """
 
 import fcntl
+import fnmatch
 import io
 import json
 import os
@@ -249,6 +250,19 @@ def test_default_bake(cookies: Any) -> None:
     assert (result.project_path / "my_service" / "main.py").is_file()
 
 
+def test_bakes_in_these_tests_write_no_lock(cookies: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # tests/conftest.py sets SKIP_UV_LOCK: even with uv on PATH no bake resolves against the
+    # index (tests/test_locked_install.py is the one that does).
+    uv = Path(sys.executable).with_name("uv")
+    assert uv.is_file()
+    monkeypatch.setenv("PATH", f"{uv.parent}{os.pathsep}{os.environ['PATH']}")
+
+    result = cookies.bake()
+
+    assert result.exit_code == 0, result.exception
+    assert not (result.project_path / "uv.lock").exists()
+
+
 @pytest.mark.parametrize("switches", params(RENDER_COMBINATIONS))
 def test_no_template_residue(bake: Bake, switches: Switches) -> None:
     project = bake(switches)
@@ -305,6 +319,28 @@ def test_feature_paths_follow_switches(bake: Bake, switches: Switches) -> None:
 @pytest.mark.parametrize("switches", params(RENDER_COMBINATIONS))
 def test_files_named_in_next_steps_exist(bake: Bake, switches: Switches) -> None:
     assert (bake(switches) / ".env.example").is_file()  # cp .env.example .env
+
+
+# The hooks of .pre-commit-config.yaml: the project's own ruff and mypy, as CI runs them.
+PRE_COMMIT_HOOKS = {"ruff-check": "ruff", "ruff-format": "ruff", "mypy": "mypy"}
+
+
+def requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert match, requirement
+    return match.group().lower()
+
+
+@pytest.mark.parametrize("switches", params(RENDER_COMBINATIONS))
+def test_pre_commit_config_names_its_hooks(bake: Bake, switches: Switches) -> None:
+    project = bake(switches)
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
+    assert {hook["id"]: hook["entry"].split()[0] for hook in hooks} == PRE_COMMIT_HOOKS
+    # `pre-commit install` (README) and every tool a hook runs come with the dev extra.
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    dev = {requirement_name(r) for r in pyproject["project"]["optional-dependencies"]["dev"]}
+    assert {"pre-commit", *PRE_COMMIT_HOOKS.values()} <= dev
 
 
 def ruff_check(project: Path) -> None:
@@ -463,6 +499,52 @@ def test_dockerfile_passes_hadolint(cookies: Any, python_version: str) -> None:
     linted = run([str(hadolint), "--format", "json", "Dockerfile"], result.project_path)
     assert linted.returncode == 0, linted.stdout + linted.stderr
     assert json.loads(linted.stdout) == []
+
+
+# uv from its image, pinned to a release (a tag like `latest` moves).
+UV_IMAGE = re.compile(r"^COPY --from=ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ /uv /bin/uv$", re.M)
+
+
+def test_the_image_installs_exactly_the_lock(bake: Bake) -> None:
+    project = bake(DEFAULTS)
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+    assert UV_IMAGE.search(dockerfile), dockerfile
+    syncs = [line.strip() for line in dockerfile.splitlines() if "uv sync" in line]
+    # The dependencies alone (a layer cached until uv.lock changes), then the project.
+    assert len(syncs) == 2, syncs
+    assert all("--locked" in sync and "--no-editable" in sync for sync in syncs), syncs
+    assert "--no-install-project" in syncs[0]
+    assert "--no-install-project" not in syncs[1]
+    assert "--mount=type=bind,source=uv.lock,target=uv.lock" in dockerfile
+    assert "pip install" not in dockerfile
+    ignored = (project / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    patterns = [line for line in ignored if line and not line.startswith(("#", "!"))]
+    assert not [p for p in patterns if fnmatch.fnmatch("uv.lock", p.removeprefix("**/"))]
+
+
+def test_the_image_health_check_follows_port(bake: Bake) -> None:
+    dockerfile = (bake(DEFAULTS) / "Dockerfile").read_text(encoding="utf-8")
+    check = dockerfile[dockerfile.index("HEALTHCHECK") :]
+    check = check[: check.index("\n#")]
+    # scripts/serve listens on PORT (default 8000); the check must ask there.
+    assert "os.environ.get('PORT', '8000')" in check, check
+    assert "127.0.0.1:8000" not in check
+
+
+# Actions pinned by commit, as every other action in the workflow.
+SETUP_UV = re.compile(r"^astral-sh/setup-uv@[0-9a-f]{40}$")
+
+
+def test_workflow_installs_exactly_the_lock(bake: Bake) -> None:
+    workflow = yaml.safe_load(
+        (bake(DEFAULTS) / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    )
+    steps = workflow["jobs"]["test"]["steps"]
+    uses = [step["uses"] for step in steps if "uses" in step]
+    assert [use for use in uses if SETUP_UV.match(use)], uses
+    runs = "\n".join(step.get("run", "") for step in steps)
+    assert "uv sync --locked --extra dev" in runs
+    assert "pip install" not in runs.replace("apt-get install", "")
 
 
 def test_the_image_runs_the_entry_scripts_the_tests_run(cookies: Any) -> None:

@@ -1,6 +1,8 @@
 """Unit tests of the hooks, imported as plain modules (no cookiecutter run)."""
 
 import json
+import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,13 @@ import pytest
 from hooks import post_gen_project, pre_gen_project
 from hooks.post_gen_project import (
     FEATURE_PATHS,
+    SKIP_LOCK_VARIABLE,
     find_python,
+    finish,
     is_cruft_rerun,
     next_steps,
     remove_disabled,
+    write_lock,
 )
 from hooks.pre_gen_project import (
     PYTHON_VERSIONS,
@@ -257,13 +262,19 @@ def test_remove_disabled_on_the_real_map_tolerates_missing_paths(tmp_path: Path)
 
 
 @pytest.mark.parametrize("use_docker", [True, False])
-def test_next_steps(default_context: dict[str, Any], tmp_path: Path, use_docker: bool) -> None:
+@pytest.mark.parametrize("uv", [False, True], ids=["pip", "uv"])
+def test_next_steps(
+    default_context: dict[str, Any], tmp_path: Path, use_docker: bool, uv: bool
+) -> None:
     context = {**default_context, "use_docker": use_docker, "python_version": "3.13"}
-    text = next_steps(context, tmp_path / "my service", "python3.13")
+    text = next_steps(context, tmp_path / "my service", "python3.13", uv=uv, locked=uv)
 
     assert f"cd '{tmp_path / 'my service'}'" in text
-    assert "python3.13 -m venv .venv" in text
-    assert "pip install -e '.[dev]'" in text
+    # With uv, `uv sync` makes .venv from uv.lock (and finds or fetches a Python for it).
+    assert ("python3.13 -m venv .venv" in text) is not uv
+    assert ("pip install -e '.[dev]'" in text) is not uv
+    assert ("uv sync --extra dev" in text) is uv
+    assert ". .venv/bin/activate" in text
     assert ("docker compose up -d" in text) is use_docker
     # Without compose nothing creates the database .env.example names.
     assert ("createdb -h localhost -U postgres my_service" in text) is not use_docker
@@ -277,6 +288,153 @@ def test_next_steps_without_a_suitable_python(
     context = {**default_context, "python_version": "3.14"}
     text = next_steps(context, tmp_path, None)
     assert "python3 -m venv .venv   # needs Python 3.14 or newer: none found on PATH" in text
+
+
+def test_next_steps_without_uv_say_how_to_get_the_lock(
+    default_context: dict[str, Any], tmp_path: Path
+) -> None:
+    text = next_steps(default_context, tmp_path, "python3")
+    assert "No uv on PATH, so no uv.lock" in text
+    assert "`pipx install uv` or `pip install uv`" in text
+    assert "run `uv lock` in the project" in text
+
+
+@pytest.mark.parametrize(("locked", "effect"), [(True, "installs exactly"), (False, "writes")])
+def test_next_steps_with_uv_say_what_uv_sync_does_to_the_lock(
+    default_context: dict[str, Any], tmp_path: Path, locked: bool, effect: str
+) -> None:
+    text = next_steps(default_context, tmp_path, None, uv=True, locked=locked)
+    (line,) = [line for line in text.splitlines() if "uv sync" in line]
+    assert effect in line
+    assert "none found on PATH" not in text
+    assert "No uv on PATH" not in text
+
+
+# The uv the template's tests install (`.[test]`), next to this interpreter.
+UV = Path(sys.executable).with_name("uv")
+# A project with no dependencies: uv locks it offline, in well under a second.
+SMALL_PYPROJECT = """[project]
+name = "small"
+version = "0.1.0"
+requires-python = ">={python}"
+dependencies = []
+"""
+
+
+@pytest.fixture
+def small_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project directory uv can lock offline; uv on PATH, no lock skipped."""
+    root = tmp_path / "small"
+    root.mkdir()
+    (root / "pyproject.toml").write_text(SMALL_PYPROJECT.format(python="3.11"), encoding="utf-8")
+    monkeypatch.setenv("PATH", f"{UV.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv(SKIP_LOCK_VARIABLE, raising=False)
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    return root
+
+
+def test_write_lock_writes_uv_lock(small_project: Path) -> None:
+    assert write_lock(str(UV), small_project) is None
+    assert 'name = "small"' in (small_project / "uv.lock").read_text(encoding="utf-8")
+
+
+def test_write_lock_says_why_it_failed_in_one_line(small_project: Path) -> None:
+    # What a machine without the Python the project asks for gets (uv would download one).
+    pyproject = small_project / "pyproject.toml"
+    pyproject.write_text(SMALL_PYPROJECT.format(python="3.99"), encoding="utf-8")
+
+    problem = write_lock(str(UV), small_project)
+
+    assert problem is not None
+    assert problem.startswith("uv lock failed (No interpreter found for Python >=3.99")
+    assert "\n" not in problem
+    assert not (small_project / "uv.lock").exists()
+
+
+def test_write_lock_without_a_working_uv(small_project: Path) -> None:
+    problem = write_lock(str(small_project / "no-such-uv"), small_project)
+    assert problem is not None
+    assert problem.startswith("uv lock did not start")
+
+
+def test_finish_writes_the_lock_and_prints_uv_steps(
+    default_context: dict[str, Any], small_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    finish(default_context, small_project)
+    lock = (small_project / "uv.lock").read_text(encoding="utf-8")
+    first = capsys.readouterr().out
+    assert "uv sync --extra dev           # installs exactly what uv.lock pins" in first
+    assert "pip install" not in first
+
+    # Idempotent: a second run leaves the same lock and says the same.
+    finish(default_context, small_project)
+    assert (small_project / "uv.lock").read_text(encoding="utf-8") == lock
+    assert capsys.readouterr().out == first
+
+
+def test_finish_carries_on_when_the_lock_fails(
+    default_context: dict[str, Any], small_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pyproject = small_project / "pyproject.toml"
+    pyproject.write_text(SMALL_PYPROJECT.format(python="3.99"), encoding="utf-8")
+
+    finish(default_context, small_project)
+
+    first, *rest = capsys.readouterr().out.splitlines()
+    assert first.startswith("uv lock failed (No interpreter found for Python >=3.99")
+    assert first.endswith("; run `uv lock` in the project to write uv.lock.")
+    assert rest[0] == "Created My Service. Next steps:"
+    assert "    uv sync --extra dev           # writes uv.lock, installs it" in rest
+
+
+def test_finish_without_uv_prints_pip_steps_and_how_to_lock(
+    default_context: dict[str, Any],
+    small_project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    empty = small_project.parent / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+    finish(default_context, small_project)
+
+    assert not (small_project / "uv.lock").exists()
+    out = capsys.readouterr().out
+    assert "pip install -e '.[dev]'" in out
+    assert "`pipx install uv` or `pip install uv`" in out
+
+
+@pytest.mark.parametrize(("value", "locks"), [("1", False), ("true", False), ("0", True)])
+def test_skip_uv_lock_variable(
+    default_context: dict[str, Any],
+    small_project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: str,
+    locks: bool,
+) -> None:
+    monkeypatch.setenv(SKIP_LOCK_VARIABLE, value)
+    finish(default_context, small_project)
+    assert (small_project / "uv.lock").exists() is locks
+    # uv is still there: `uv sync` writes the lock the hook did not.
+    assert "uv sync --extra dev" in capsys.readouterr().out
+
+
+def test_cruft_rerun_writes_no_lock_and_prints_nothing(
+    default_context: dict[str, Any], small_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cruft_context = {**default_context, "_commit": "0" * 40}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "my-service"
+        root.mkdir()
+        (root / "pyproject.toml").write_text(
+            (small_project / "pyproject.toml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+        finish(cruft_context, root)
+        assert not (root / "uv.lock").exists()
+    assert capsys.readouterr().out == ""
 
 
 def fake_python(directory: Path, name: str, version: str) -> None:
