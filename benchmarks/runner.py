@@ -78,6 +78,8 @@ SETTLE_TIMEOUT = 60.0
 class Bake:
     name: str
     switches: dict[str, bool]
+    # A git revision of this repository to bake from (`all@72e3e68`), else the work tree.
+    revision: str | None = None
 
     @property
     def has_cache(self) -> bool:
@@ -122,17 +124,19 @@ class App:
 
 
 def parse_bakes(names: list[str]) -> list[Bake]:
-    """`defaults`, `all`, or switch names (without `use_`) joined by `+`."""
+    """`defaults`, `all`, or switch names (without `use_`) joined by `+`; each may end in
+    `@<git revision>` to bake the template as it was there (a before/after in one run)."""
     bakes = []
     for name in names:
-        switches = dict.fromkeys(SERVICE_SWITCHES, name == "all")
-        if name not in ("defaults", "all"):
-            for part in name.split("+"):
+        switches_name, _, revision = name.partition("@")
+        switches = dict.fromkeys(SERVICE_SWITCHES, switches_name == "all")
+        if switches_name not in ("defaults", "all"):
+            for part in switches_name.split("+"):
                 if f"use_{part}" not in SERVICE_SWITCHES:
                     known = ", ".join(switch.removeprefix("use_") for switch in SERVICE_SWITCHES)
                     raise ValueError(f"unknown switch {part!r} in bake {name!r} (known: {known})")
                 switches[f"use_{part}"] = True
-        bakes.append(Bake(name, switches))
+        bakes.append(Bake(name, switches, revision or None))
     return bakes
 
 
@@ -165,6 +169,25 @@ def slug(name: str) -> str:
 # --- projects ---------------------------------------------------------------------------
 
 
+def template_at(config: Config, revision: str | None) -> Path:
+    """This template, or a copy of it as committed at `revision` (`git archive`)."""
+    if revision is None:
+        return TEMPLATE_DIR
+    copy = config.workdir / "templates" / slug(revision)
+    if not copy.exists():
+        partial = copy.with_name(copy.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(TEMPLATE_DIR), "archive", revision],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(partial)], input=archive, check=True)
+        partial.rename(copy)
+    return copy
+
+
 def bake(config: Config, bake: Bake) -> tuple[Path, Path, str]:
     """Bake the project and install it into a venv of its own (reused while its
     pyproject.toml is unchanged); returns project dir, venv python, package name."""
@@ -182,7 +205,9 @@ def bake(config: Config, bake: Bake) -> tuple[Path, Path, str]:
     ]
     # The CLI in a subprocess: the hook's "next steps" stay out of the report on stdout.
     cli = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(output)]
-    check([*cli, str(TEMPLATE_DIR), *answers])
+    # The venv below installs what pyproject.toml asks for: no lock needed.
+    env = {**os.environ, "SKIP_UV_LOCK": "1"}
+    check([*cli, str(template_at(config, bake.revision)), *answers], env=env)
     project = output / project_slug
     venv = home / "venv"
     python = venv / "bin" / "python"
