@@ -1,4 +1,5 @@
-"""What a switchable part of the app is; `features.FEATURES` lists the parts a project has.
+"""What a switchable part of the app is; `enabled_features.FEATURES` lists those this
+project has.
 
 A part may add middleware or routes when the app is built (`install`), add fields to every
 log line (`log_processors`), and run beside the database while the app serves (`serve`, an

@@ -11,7 +11,7 @@ from .api.errors import install_error_handlers
 from .api.openapi import install_openapi
 from .api.routes import health, roles, users
 from .db.session import Database
-from .features import FEATURES
+from .enabled_features import FEATURES
 from .logs import configure_logging, read_log_settings
 from .security import PasswordHasher
 from .settings import Settings, get_settings
