@@ -34,6 +34,9 @@ from {{ cookiecutter.package_name }}.db.base import AppSession
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
+{% if cookiecutter.use_cache %}
+from tests.private_redis import PrivateRedis
+{% endif %}
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 {% if cookiecutter.use_cache %}
@@ -240,6 +243,8 @@ async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[Async
     cache = app.state.user_cache
     shared_prefix = cache.prefix
     cache.prefix = f"{shared_prefix}:{uuid4().hex[:12]}"
+    # A new namespace serves nothing until sealed: now, not at the guard's next round.
+    await app.state.cache_guard.check()
 {% endif %}
     transport = ASGITransport(app=app)
     try:
@@ -258,6 +263,17 @@ async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClie
         yield client
 
 
+{% if cookiecutter.use_cache %}
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A Redis of the test's own, started, stopped afterwards."""
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+{% endif %}
 @pytest.fixture(scope="session")
 def hasher(settings: Settings) -> PasswordHasher:
     return PasswordHasher.from_settings(settings)

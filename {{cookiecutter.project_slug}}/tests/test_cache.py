@@ -19,10 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.api.deps import get_database
 from {{ cookiecutter.package_name }}.cache import UserCache
+from {{ cookiecutter.package_name }}.db.consistency import READ_POSITION_SQL
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import User
+from {{ cookiecutter.package_name }}.schemas.user import UserRead
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, client_for, settings_for
+from tests.private_redis import PrivateRedis
 from tests.factories import make_user, user_payload
 {% if cookiecutter.use_replica %}
 from tests.stand_ins import read_only_url, serving
@@ -204,47 +207,6 @@ async def test_after_a_failure_reads_leave_redis_alone_for_a_while(
     assert not user_cache(redis_down_app).available
 
 
-# Redis of these tests' own, to restart and pause without disturbing anyone else's.
-class PrivateRedis:
-    def __init__(self, directory: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
-        command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        for _ in range(100):
-            with socket.socket() as client:
-                if client.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            subprocess.run(["sleep", "0.05"], check=True)
-        pytest.fail("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    redis = PrivateRedis(tmp_path)
-    redis.start()
-    yield redis
-    redis.stop()
-
-
 @pytest.fixture(scope="module")
 async def own_database(server: DatabaseServer) -> AsyncIterator[URL]:
     """A database of this module's own, for apps that commit for real."""
@@ -304,19 +266,77 @@ async def test_a_hit_checks_out_no_database_connection(
     assert checkouts == []
 
 
-async def test_after_a_redis_restart_the_cache_works_at_once(
+async def test_after_a_redis_restart_the_cache_works_once_sealed_again(
     committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis
 ) -> None:
-    _, client = committing_client
+    app, client = committing_client
     path = f"/users/{(await client.post('/users', json=user_payload())).json()['id']}"
     await client.get(path)
 
     private_redis.stop()
     private_redis.start()
+    # Until the guard's next round the namespace is unsealed: answered, never cached.
+    before_round = [await client.get(path) for _ in range(2)]
+    await app.state.cache_guard.check()
     after = [await client.get(path) for _ in range(3)]
 
-    assert [response.status_code for response in after] == [200] * 3
+    assert [response.status_code for response in before_round + after] == [200] * 5
+    assert [response.headers["X-Cache"] for response in before_round] == ["miss", "miss"]
     assert [response.headers["X-Cache"] for response in after] == ["miss", "hit", "hit"]
+
+
+async def forget(how: str, redis: PrivateRedis, key: str) -> None:
+    """Make Redis lose `key` the way `how` says: flushed, restarted, or evicted."""
+    if how == "restart":
+        redis.stop()
+        redis.start()
+        return
+    admin = Redis.from_url(redis.url)
+    try:
+        if how == "flush":
+            await admin.flushall()
+            return
+        await admin.config_set("maxmemory", "2mb")
+        await admin.config_set("maxmemory-policy", "allkeys-lru")
+        junk = b"x" * 1024
+        for batch in range(10_000):
+            if not await admin.exists(key):
+                return
+            async with admin.pipeline(transaction=False) as pipe:
+                for n in range(100):
+                    pipe.set(f"junk:{batch}:{n}", junk)
+                await pipe.execute()
+        pytest.fail(f"{key} was never evicted")
+    finally:
+        await admin.aclose()
+
+
+@pytest.mark.parametrize("how", ["flush", "restart", "evict"])
+async def test_a_fill_of_an_old_state_is_refused_after_redis_forgot_its_tombstone(
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis, how: str
+) -> None:
+    """A reader that read a user before an update and fills after it, once Redis has lost
+    the update's tombstone, must not make the old state a hit (what a reader on a lagging
+    replica does)."""
+    app, client = committing_client
+    cache = user_cache(app)
+    created = (await client.post("/users", json=user_payload(full_name="Before"))).json()
+    path = f"/users/{created['id']}"
+    # The slow reader: where and at which position it read the old row.
+    space = cache.namespace
+    read_at = await app.state.database.checks["primary"].scalar(READ_POSITION_SQL)
+    old = UserRead.model_validate(created)
+    patched = await client.patch(path, json={"full_name": "After"})
+    await forget(how, private_redis, cache.key(created["id"]))
+
+    await cache.fill(old, position=read_at, space=space)
+    # Only an eviction that spared the seal lets the fill in, until the guard's round.
+    await app.state.cache_guard.check()
+    await cache.fill(old, position=read_at, space=space)
+    answers = [await client.get(path) for _ in range(3)]
+
+    assert patched.status_code == 200
+    assert [answer.json()["full_name"] for answer in answers] == ["After"] * 3
 
 
 async def test_an_invalidation_redis_could_not_take_is_delivered_later(

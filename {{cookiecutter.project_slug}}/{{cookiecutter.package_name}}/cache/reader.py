@@ -19,6 +19,8 @@ class CachedUserReader:
 
     async def get_user(self, user_id: int) -> tuple[UserRead, bool]:
         """The user, and whether the cache had it; `UserNotFoundError` when there is none."""
+        # Before the read: where the fill goes if the history changes meanwhile.
+        space = self.cache.namespace
         user = await self.cache.get(user_id, at_least=self.read_your_writes.required_position)
         if user is not None:
             return user, True
@@ -31,5 +33,5 @@ class CachedUserReader:
                 raise UserNotFoundError(user_id)
             user = UserRead.model_validate(row)
         # After the session closed: the connection is back before Redis is asked.
-        await self.cache.fill(user, position=position)
+        await self.cache.fill(user, position=position, space=space)
         return user, False

@@ -10,6 +10,15 @@ the commit) can no longer store it. Both checks run inside Redis (Lua), atomical
 Redis failures never reach the client: a failed read is a miss, a failed fill is
 skipped, a failed invalidation is retried in the background until it lands, and until
 then this process neither reads nor fills those keys.
+
+Tombstones protect only while Redis keeps them. Every key lives in a namespace of the
+primary's history (`<prefix>:<system id>.<timeline>`: a promoted standby, a restore or
+another server starts an empty one), and a namespace serves and takes fills only while
+its seal is there: a key without expiry holding what Redis said about itself when the
+namespace was sealed (its run id and evicted-key count). `cache.guard.CacheGuard` checks
+that twice a second; when Redis restarted, was flushed or evicted anything, it raises
+the floor to the primary's current position and seals again, so no entry read before
+the loss is served and no reader of an older state can fill.
 """
 
 import asyncio
@@ -41,8 +50,9 @@ _VERSION_WIDTH = 16
 # The version of an invalidation whose commit position is unknown: newer than any read.
 _UNKNOWN_POSITION = (1 << 64) - 1
 
-# KEYS: entry, floor. ARGV: version, payload, ttl in ms.
+# KEYS: entry, floor, seal. ARGV: version, payload, ttl in ms. -1: the namespace is not sealed.
 _FILL = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
 local floor = redis.call('GET', KEYS[2])
 if floor and floor > ARGV[1] then return 0 end
 local current = redis.call('GET', KEYS[1])
@@ -60,27 +70,54 @@ for _, key in ipairs(KEYS) do
 end
 return #KEYS
 """
+# KEYS: floor, seal, namespaces. ARGV: version, seal, ttl in ms, namespace. Raises the
+# floor, seals, and lists the namespace (for `SyncUserInvalidation`).
+_SEAL = """
+local floor = redis.call('GET', KEYS[1])
+if not floor or string.sub(floor, 1, 16) < ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[4])
+return 1
+"""
 
 
 def _version(position: int | None) -> str:
     return f"{_UNKNOWN_POSITION if position is None else position:0{_VERSION_WIDTH}x}"
 
 
-def user_key(prefix: str, user_id: int) -> str:
-    return f"{prefix}:user:{user_id}"
+def namespace(prefix: str, history: str) -> str:
+    """Where the entries read under one history of the primary live."""
+    return f"{prefix}:{history}"
 
 
-def floor_key(prefix: str) -> str:
-    """Under every user entry: raised by bulk statements on the users table."""
-    return f"{prefix}:user:floor"
+def user_key(namespace: str, user_id: int) -> str:
+    return f"{namespace}:user:{user_id}"
 
 
-def keys_for(prefix: str, changes: Changes) -> list[str]:
+def floor_key(namespace: str) -> str:
+    """Under every user entry: raised by bulk statements on the users table, and when
+    Redis lost keys."""
+    return f"{namespace}:user:floor"
+
+
+def namespaces_key(prefix: str) -> str:
+    """Every namespace ever sealed under `prefix`."""
+    return f"{prefix}:namespaces"
+
+
+def seal_key(namespace: str) -> str:
+    """Present while the namespace holds every tombstone written to it (no expiry)."""
+    return f"{namespace}:sealed"
+
+
+def keys_for(namespace: str, changes: Changes) -> list[str]:
     """The keys a commit with `changes` makes stale."""
     table = User.__tablename__
-    keys = [user_key(prefix, identity[0]) for name, identity in changes.rows if name == table]
+    keys = [user_key(namespace, identity[0]) for name, identity in changes.rows if name == table]
     if table in changes.tables or ANY_TABLE in changes.tables:
-        keys.append(floor_key(prefix))
+        keys.append(floor_key(namespace))
     return sorted(keys)
 
 
@@ -103,17 +140,37 @@ class UserCache:
         self.invalidation_retry_seconds = invalidation_retry_seconds
         self._fill = redis.register_script(_FILL)
         self._invalidate = redis.register_script(_INVALIDATE)
+        self._seal = redis.register_script(_SEAL)
+        # The primary's history (`cache.guard`); None until known: no reads, no fills.
+        self.history: str | None = None
+        # How Redis' configuration can drop this cache's keys (`cache.guard`).
+        self.warnings: list[str] = []
         self._unavailable_until = 0.0
         # Invalidations that did not reach Redis yet: key -> version.
         self._undelivered: dict[str, str] = {}
         self._redelivery: asyncio.Task[None] | None = None
 
+    @property
+    def namespace(self) -> str | None:
+        """Where this history's entries live; None while the history is unknown."""
+        return None if self.history is None else namespace(self.prefix, self.history)
+
     def key(self, user_id: int) -> str:
-        return user_key(self.prefix, user_id)
+        return user_key(self._known_namespace(), user_id)
 
     @property
     def floor_key(self) -> str:
-        return floor_key(self.prefix)
+        return floor_key(self._known_namespace())
+
+    @property
+    def seal_key(self) -> str:
+        return seal_key(self._known_namespace())
+
+    def _known_namespace(self) -> str:
+        current = self.namespace
+        if current is None:
+            raise LookupError("the primary's history is not known yet (see cache.guard)")
+        return current
 
     @property
     def available(self) -> bool:
@@ -123,8 +180,8 @@ class UserCache:
         self._unavailable_until = time.monotonic() + self.retry_after_seconds
         logger.warning("cache %s failed: %s", operation, type(error).__name__)
 
-    def _blocked(self, key: str) -> bool:
-        return key in self._undelivered or self.floor_key in self._undelivered
+    def _blocked(self, key: str, floor: str) -> bool:
+        return key in self._undelivered or floor in self._undelivered
 
     async def get(self, user_id: int, *, at_least: int | None = None) -> UserRead | None:
         """The cached user, unless missing, stale or older than position `at_least`."""
@@ -138,15 +195,20 @@ class UserCache:
         return user
 
     async def _lookup(self, user_id: int, at_least: int | None) -> UserRead | None:
-        key = self.key(user_id)
-        if not self.available or self._blocked(key):
+        space = self.namespace
+        if space is None or not self.available:
+            return None
+        key, floor_at = user_key(space, user_id), floor_key(space)
+        if self._blocked(key, floor_at):
             return None
         try:
-            entry, floor = cast(list[bytes | None], await self.redis.mget(key, self.floor_key))
+            entry, floor, sealed = cast(
+                list[bytes | None], await self.redis.mget(key, floor_at, seal_key(space))
+            )
         except _UNAVAILABLE as error:
             self._failed("get", error)
             return None
-        if entry is None or len(entry) <= _VERSION_WIDTH:
+        if sealed is None or entry is None or len(entry) <= _VERSION_WIDTH:
             return None
         version = entry[:_VERSION_WIDTH].decode()
         if (floor is not None and version < floor.decode()) or (
@@ -159,22 +221,39 @@ class UserCache:
             # Written by an older version of the schema: read the database instead.
             return None
 
-    async def fill(self, user: UserRead, *, position: int) -> None:
-        """Store `user` as read at `position`, unless something newer is there."""
-        key = self.key(user.id)
-        if not self.available or self._blocked(key):
+    async def fill(self, user: UserRead, *, position: int, space: str | None) -> None:
+        """Store `user` as read at `position` in namespace `space` (the one current when
+        the read began), unless something newer is there or the namespace is unsealed."""
+        if space is None or not self.available:
+            return
+        key, floor_at = user_key(space, user.id), floor_key(space)
+        if self._blocked(key, floor_at):
             return
         try:
             await self._fill(
-                keys=[key, self.floor_key],
+                keys=[key, floor_at, seal_key(space)],
                 args=[_version(position), user.model_dump_json(), self.ttl_ms],
             )
         except _UNAVAILABLE as error:
             self._failed("fill", error)
 
+    async def seal(self, position: int, seal: str) -> None:
+        """No entry read before `position` serves any more, and the namespace takes fills:
+        after Redis lost keys, or when the namespace is new."""
+        space = self._known_namespace()
+        await self._seal(
+            keys=[floor_key(space), seal_key(space), namespaces_key(self.prefix)],
+            args=[_version(position), seal, self.ttl_ms, space],
+        )
+
     async def invalidate(self, changes: Changes, position: int | None) -> None:
         """Tombstone what `changes` touched, as of `position` (None: unknown)."""
-        keys = keys_for(self.prefix, changes)
+        space = self.namespace
+        if space is None:
+            # Nothing is read or filled until the history is known, and the guard seals
+            # (raises the floor past this commit) when it learns it.
+            return
+        keys = keys_for(space, changes)
         if not keys:
             return
         version = _version(position)
@@ -215,7 +294,7 @@ class SyncUserInvalidation:
         self.redis = redis
         self.primary = primary
         self.ttl_ms = ttl_seconds * 1000
-        self.prefix = prefix
+        self.namespaces = namespaces_key(prefix)
         self._invalidate = redis.register_script(_INVALIDATE)
 
     @classmethod
@@ -242,21 +321,22 @@ class SyncUserInvalidation:
         self(changes, position)
 
     def __call__(self, changes: Changes, position: int | None) -> None:
-        keys = keys_for(self.prefix, changes)
-        if not keys:
-            return
         # No event loop to retry later from: a few quick tries, then say what is at stake.
         for attempt in range(3):
             try:
-                self._invalidate(keys=keys, args=[_version(position), self.ttl_ms])
+                # Every namespace: a script does not know which history the app reads in.
+                spaces = [space.decode() for space in self.redis.smembers(self.namespaces)]
+                keys = [key for space in spaces for key in keys_for(space, changes)]
+                if keys:
+                    self._invalidate(keys=keys, args=[_version(position), self.ttl_ms])
                 return
             except _UNAVAILABLE as error:
                 failure = error
                 time.sleep(0.1 * (attempt + 1))
         logger.error(
-            "cache invalidation failed (%s): %d entries may be stale until their TTL",
+            "cache invalidation failed (%s): %d users may be stale until their TTL",
             type(failure).__name__,
-            len(keys),
+            len(changes.rows),
         )
 
     def close(self) -> None:

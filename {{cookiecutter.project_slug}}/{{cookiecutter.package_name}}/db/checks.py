@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import URL, text
+from sqlalchemy import URL, Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..settings import Settings
@@ -80,10 +80,14 @@ class ServerCheck:
     async def scalar(self, statement: Any) -> Any:
         """The first column of `statement`'s first row; raises when the server does not
         answer in time (the connection, which may hang mid-query, is then dropped)."""
+        return (await self.row(statement))[0]
+
+    async def row(self, statement: Any) -> Row[Any]:
+        """`statement`'s first row, within the check's timeout (see `scalar`)."""
         try:
             async with asyncio.timeout(self.timeout):
                 async with self.engine.connect() as connection:
-                    return await connection.scalar(statement)
+                    return (await connection.execute(statement)).one()
         except BaseException:
             await self.engine.dispose()
             raise

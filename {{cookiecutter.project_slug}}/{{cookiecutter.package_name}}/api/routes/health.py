@@ -26,6 +26,9 @@ CheckResult = Literal["ok", "unreachable"]
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, CheckResult]
+    # Configuration that is not an outage but can cost something (Redis that may drop
+    # the cache's keys); empty when there is none.
+    warnings: list[str] = []
 
 
 class Live(BaseModel):
@@ -72,11 +75,16 @@ async def ready(database: DatabaseDep, {% if cookiecutter.use_cache %}cache: Use
     probes["redis"] = cache.ping()
 {% endif %}
     checks = await check_all(probes)
+{% if cookiecutter.use_cache %}
+    warnings = list(cache.warnings)
+{% else %}
+    warnings: list[str] = []
+{% endif %}
     # Only the primary decides: without a replica or Redis the service still answers.
     if checks["primary"] != "ok":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Health(status="unavailable", checks=checks)
-    return Health(status="ok", checks=checks)
+        return Health(status="unavailable", checks=checks, warnings=warnings)
+    return Health(status="ok", checks=checks, warnings=warnings)
 
 
 router.add_api_route(

@@ -1,0 +1,80 @@
+"""A standby cloned from a running primary and promoted at once: another history of the
+primary's data, as after a failover to a standby that had missed the latest writes.
+
+Needs the PostgreSQL server programs (pg_basebackup, pg_ctl) and a primary that lets
+`postgres` connect for replication without a password from 127.0.0.1 (the template's
+`.ci/streaming-replica` starts one; its URL is STREAMING_PRIMARY_URL). As root, the
+server runs as the `postgres` user, which PostgreSQL requires.
+"""
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import URL, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import free_port
+
+
+def server_programs() -> Path | None:
+    """The directory of pg_ctl and pg_basebackup, newest version first."""
+    for directory in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (directory / "pg_ctl").exists():
+            return directory
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found else None
+
+
+async def run_as_postgres(*command: str) -> None:
+    """Run a server program, as `postgres` when this process is root."""
+    argv = list(command)
+    if os.geteuid() == 0:
+        argv = ["su", "postgres", "-c", " ".join(f"'{part}'" for part in argv)]
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        pytest.fail(f"{command[0]} failed: {output.decode(errors='replace')}")
+
+
+@asynccontextmanager
+async def promoted_standby(primary: URL) -> AsyncIterator[URL]:
+    """A copy of `primary`'s server, promoted to a primary of its own on a new timeline;
+    yields the URL of `primary`'s database there. Stopped and deleted afterwards."""
+    programs = server_programs()
+    if programs is None:
+        pytest.skip("no PostgreSQL server programs (pg_basebackup, pg_ctl) installed")
+    directory = Path(tempfile.mkdtemp(prefix="promoted-standby-"))
+    data = directory / "data"
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres")
+    port = free_port()
+    try:
+        await run_as_postgres(
+            str(programs / "pg_basebackup"),
+            *("-h", str(primary.host), "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(data), "-R", "-X", "stream"),
+        )
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={directory}"
+        await run_as_postgres(
+            str(programs / "pg_ctl"), "-D", str(data), "-o", options, "-w", "start"
+        )
+        url = primary.set(port=port, host="127.0.0.1")
+        engine = create_async_engine(url.set(database="postgres"))
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT pg_promote(wait => true)"))
+        finally:
+            await engine.dispose()
+        yield url
+    finally:
+        if (data / "postmaster.pid").exists():
+            await run_as_postgres(str(programs / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(directory, ignore_errors=True)

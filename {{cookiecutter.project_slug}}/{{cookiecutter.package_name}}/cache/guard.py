@@ -1,0 +1,148 @@
+"""Keeps the cache right when Redis forgets keys or the primary's history changes.
+
+Tombstones (`cache.users`) stop a reader of an old state from filling, but only while
+Redis keeps them: a flush, a restart without persistence or an eviction would let a
+reader on a lagging replica store the state before a write for the whole TTL. And
+versions are positions in one history of the primary: after a promotion, a restore or
+a move to another server, positions start over and say nothing about entries stored
+before.
+
+`CacheGuard` checks twice a second:
+- the primary's history (system identifier and timeline): a new one moves the cache to a
+  namespace of its own, so nothing stored under another history is served again;
+- what Redis says about itself (run id and evicted-key count) against the namespace's
+  seal: when Redis restarted, was flushed (the seal is gone) or evicted anything since
+  the seal, it raises the namespace's floor to the primary's current position and seals
+  again. Entries read before that position are no longer served, and a fill of an older
+  state is refused. Between a loss and the next check (0.5 s) nothing can be filled,
+  since the seal went with the keys; an eviction that spared the seal leaves at most
+  that long for a stale fill to be served.
+
+It also reads Redis' configuration once, for `/health/ready`: an eviction policy that can
+drop the cache's keys and a Redis without persistence are reported there.
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import text
+
+from ..db.checks import ServerCheck
+from .users import UserCache
+
+logger = logging.getLogger(__name__)
+
+GUARD_INTERVAL_SECONDS = 0.5
+# The primary's history (system identifier, timeline) and a position past every commit.
+_HISTORY_AND_POSITION = text(
+    "SELECT (SELECT system_identifier FROM pg_control_system())::text || '.'"
+    " || left(pg_walfile_name(pg_current_wal_insert_lsn()), 8),"
+    " pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8"
+)
+_UNAVAILABLE = (RedisError, OSError, TimeoutError)
+
+
+def redis_risks(config: dict[str, Any]) -> list[str]:
+    """How a Redis configured like `config` (CONFIG GET) can drop the cache's keys."""
+    risks = []
+    policy = str(config.get("maxmemory-policy", "noeviction"))
+    if policy != "noeviction" and str(config.get("maxmemory", "0")) != "0":
+        risks.append(
+            f"redis maxmemory-policy {policy} evicts keys under memory pressure: each eviction"
+            " makes the cache miss until the replicas catch up"
+        )
+    if not config.get("save") and str(config.get("appendonly", "no")) == "no":
+        risks.append("redis keeps nothing on disk: a restart empties the cache")
+    return risks
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class CacheGuard:
+    """Watches Redis and the primary for the cache (see the module)."""
+
+    def __init__(
+        self, cache: UserCache, primary: ServerCheck, *, interval: float = GUARD_INTERVAL_SECONDS
+    ) -> None:
+        self.cache = cache
+        self.primary = primary
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def check(self) -> None:
+        """One round; failures (Redis or the primary unreachable) wait for the next."""
+        redis = self.cache.redis
+        try:
+            # Before the position: an eviction after this read shows in the next round.
+            info = await redis.info()
+        except _UNAVAILABLE as error:
+            logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
+            return
+        try:
+            history, position = await self.primary.row(_HISTORY_AND_POSITION)
+        except Exception as error:  # the primary's outage is reported elsewhere
+            logger.debug("cache guard: primary unavailable (%s)", type(error).__name__)
+            return
+        previous = self.cache.history
+        moved = history != previous
+        if moved:
+            if previous is not None:
+                logger.warning(
+                    "the primary's history changed (%s to %s): entries cached before are"
+                    " no longer served",
+                    previous,
+                    history,
+                )
+            self.cache.history = history
+        seal = f"{info.get('run_id')}:{info.get('evicted_keys')}"
+        try:
+            current = await redis.get(self.cache.seal_key)
+            if moved or current is None or current.decode() != seal:
+                if current is not None and not moved:
+                    logger.warning(
+                        "redis lost keys (restarted or evicted): cache entries read before"
+                        " now are no longer served"
+                    )
+                # Also on a new history: invalidations made while it was unknown were
+                # dropped, and this floor covers them.
+                await self.cache.seal(position, seal)
+        except _UNAVAILABLE as error:
+            logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
+
+    async def read_configuration(self) -> None:
+        try:
+            config = await self.cache.redis.config_get("maxmemory*", "save", "appendonly")
+        except RedisError as error:
+            # Managed services often refuse CONFIG: say what is not known.
+            self.cache.warnings = [
+                f"redis configuration unknown ({type(error).__name__}): it may drop the"
+                " cache's keys; the service notices and re-seals"
+            ]
+            return
+        except (OSError, TimeoutError):
+            return
+        settings = {_text(key): _text(value) for key, value in config.items()}
+        self.cache.warnings = redis_risks(settings)
+        for warning in self.cache.warnings:
+            logger.warning("%s", warning)
+
+    async def run(self) -> None:
+        await self.read_configuration()
+        while True:
+            await self.check()
+            await asyncio.sleep(self.interval)
+
+    async def start(self) -> None:
+        """The first round now (the cache serves nothing until it knows the history),
+        then every `interval` in the background."""
+        await self.check()
+        self._task = asyncio.create_task(self.run(), name="cache guard")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
