@@ -57,9 +57,7 @@ def _import_findings(node: ast.AST, package: str) -> list[str]:
         module = node.module
         if not _library_module(module, package):
             return []
-        if any(_private(part) for part in module.split(".")) or module.startswith(
-            PRIVATE_MODULES
-        ):
+        if any(_private(part) for part in module.split(".")) or module.startswith(PRIVATE_MODULES):
             return [f"from {module} import ..."]
         return [f"from {module} import {a.name}" for a in node.names if _private(a.name)]
     return []
@@ -77,10 +75,13 @@ def _class_overrides(node: ast.ClassDef, own_classes: set[str], called: set[str]
             targets += [t.id for t in statement.targets if isinstance(t, ast.Name)]
         elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
             targets.append(statement.target.id)
-        elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
-            # A decorated one (a validator, a listener) is registered, not overridden.
-            if not statement.decorator_list and statement.name not in called:
-                targets.append(statement.name)
+        # A decorated method (a validator, a listener) is registered, not overridden.
+        elif (
+            isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)
+            and not statement.decorator_list
+            and statement.name not in called
+        ):
+            targets.append(statement.name)
     return [f"class {node.name}({', '.join(bases)}) sets {t}" for t in targets if _private(t)]
 
 
@@ -123,9 +124,12 @@ def private_uses(root: Path, package: str) -> list[str]:
                     found.append(f"reads {ast.unparse(node)}")
             elif isinstance(node, ast.Call) and ast.unparse(node.func) == "getattr":
                 name = node.args[1] if len(node.args) > 1 else None
-                if isinstance(name, ast.Constant) and isinstance(name.value, str):
-                    if _private(name.value):
-                        found.append(f"getattr(..., {name.value!r})")
+                if (
+                    isinstance(name, ast.Constant)
+                    and isinstance(name.value, str)
+                    and _private(name.value)
+                ):
+                    found.append(f"getattr(..., {name.value!r})")
             elif isinstance(node, ast.ClassDef):
                 found += _class_overrides(node, own_classes, called)
             line = getattr(node, "lineno", 0)

@@ -42,7 +42,6 @@ from jinja2 import FileSystemLoader
 
 from hooks.post_gen_project import FEATURE_PATHS, feature_paths, paths_to_remove
 from hooks.pre_gen_project import PYTHON_VERSIONS, SWITCHES
-from tests.private_uses import private_uses
 from tests.combinations import (
     ANSWERS,
     DEFAULTS,
@@ -55,6 +54,7 @@ from tests.combinations import (
     every_pair,
     params,
 )
+from tests.private_uses import private_uses
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"

@@ -22,8 +22,7 @@ LIBRARY_PRIVATES = {
         "class Pool(QueuePool):\n    def _do_get(self) -> None:\n        pass\n"
     ),
     "method replacement": (
-        "def f(pool: object) -> None:\n"
-        "    pool.connect = print  # type: ignore[method-assign]\n"
+        "def f(pool: object) -> None:\n    pool.connect = print  # type: ignore[method-assign]\n"
     ),
 }
 

@@ -25,7 +25,7 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import user_payload
-from tests.stand_ins import caught_up, replayed, serving
+from tests.stand_ins import caught_up, monitors, replayed, serving
 
 PRIMARY = os.environ.get("STREAMING_PRIMARY_URL")
 LAGGING = os.environ.get("STREAMING_LAGGING_REPLICA_URL")
@@ -182,7 +182,7 @@ async def test_a_standby_further_behind_than_the_limit_is_skipped(urls: tuple[UR
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
     ):
         created = await client.post("/users", json=user_payload())
-        monitor = app.state.database.standbys.monitors["replica"]
+        (monitor,) = [m for m in monitors(app.state.database) if m.role == "replica"]
         for _ in range(40):
             if monitor.status.lag_seconds > 0.3:
                 break

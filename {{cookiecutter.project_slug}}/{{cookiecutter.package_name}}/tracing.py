@@ -6,6 +6,8 @@ OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, ... A tracer provider installed
 beforehand (the tests', or `opentelemetry-instrument`'s) is used as it is.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import weakref
@@ -35,7 +37,7 @@ _SQL_SCOPE = "opentelemetry.instrumentation.sqlalchemy"
 # The role of the engine whose statement starts next, set just before its span starts.
 _statement_role: ContextVar[str | None] = ContextVar("statement_role", default=None)
 # Providers that already label SQL spans with the role.
-_labelling: "weakref.WeakSet[TracerProvider]" = weakref.WeakSet()
+_labelling: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
 
 
 # The SDK, the exporter and the instrumentations are imported only when tracing is on:
@@ -122,7 +124,7 @@ def _role_marker(role: str) -> Callable[..., None]:
     return mark
 
 
-def _role_labeller() -> "SpanProcessor":
+def _role_labeller() -> SpanProcessor:
     from opentelemetry.sdk.trace import Span, SpanProcessor
 
     class RoleLabeller(SpanProcessor):

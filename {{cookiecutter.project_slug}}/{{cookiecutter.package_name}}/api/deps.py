@@ -4,7 +4,11 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
+{% if switches.consistency %}
 from fastapi import Depends, Request, Response
+{% else %}
+from fastapi import Depends, Request
+{% endif %}
 from sqlalchemy.ext.asyncio import AsyncSession
 
 {% if cookiecutter.use_cache %}

@@ -10,7 +10,7 @@ committed write answers even while every pooled connection is taken.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy import URL, Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -71,7 +71,7 @@ class ServerCheck:
         self.ping = Coalesced(self._ping)
 
     @classmethod
-    def for_url(cls, url: URL, settings: Settings, *, role: str) -> "ServerCheck":
+    def for_url(cls, url: URL, settings: Settings, *, role: str) -> Self:
         engine = create_check_engine(
             url, settings, role=f"{role}-check", timeout=CHECK_TIMEOUT_SECONDS
         )

@@ -12,7 +12,7 @@ The rest is read from the SQLSTATE the server gave.
 """
 
 from functools import cache
-from typing import Any
+from typing import Any, Self
 
 import asyncpg
 from sqlalchemy import Index, UniqueConstraint, event
@@ -54,7 +54,7 @@ class DatabaseUnreachableError(Exception):
     """The driver could not reach the server or lost it mid-command (its cause says how)."""
 
     @classmethod
-    def because(cls, error: BaseException) -> "DatabaseUnreachableError":
+    def because(cls, error: BaseException) -> Self:
         # The socket error's text names the address, never a user or a password.
         reason = str(error)
         return cls(f"{type(error).__name__}: {reason}" if reason else type(error).__name__)

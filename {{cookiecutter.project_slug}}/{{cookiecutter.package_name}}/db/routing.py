@@ -10,6 +10,8 @@ a session that is never used never checks out a connection. A read that loses it
 standby connection mid-query is retried once on the primary (`ReadSession`).
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import time
@@ -267,7 +269,7 @@ class Standbys:
         await asyncio.gather(*self._checks, return_exceptions=True)
 
 
-def add_standbys(database: "Database", settings: Settings) -> None:
+def add_standbys(database: Database, settings: Settings) -> None:
     """The standbys configured in `settings` join `database`: a request pool and a check
     connection each, a monitor each, and read and report sessions routed among them."""
     # In order of preference for reports; reads use the replica only.

@@ -65,6 +65,7 @@ class Database:
     report_factory: SessionFactory = create_read_sessionmaker
     # Started with the app, disposed with it.
     background: list[Background] = field(default_factory=list)
+    # The session factories below are built by `bind`.
     # Sessions on the primary: all writes, and reads that must see them.
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     # Sessions for reads that tolerate a replica (the primary when there is none).
@@ -72,9 +73,6 @@ class Database:
     # Sessions for reporting queries, which tolerate lag (and ignore read-your-writes):
     # the analytics database, else the replica, else the primary.
     report_sessions: async_sessionmaker[AsyncSession] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.bind(self.engines["primary"])
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -90,8 +88,8 @@ class Database:
         )
 {% if switches.standbys %}
         add_standbys(database, settings)
-        database.bind(primary)
 {% endif %}
+        database.bind(primary)
         return database
 
     def bind(self, primary: Bind) -> None:
