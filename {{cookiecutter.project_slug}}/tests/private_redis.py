@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 
 class PrivateRedis:
@@ -42,3 +43,29 @@ class PrivateRedis:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+async def forget(how: str, redis: PrivateRedis, key: str) -> None:
+    """Make Redis lose `key` the way `how` says: flushed, restarted, or evicted."""
+    if how == "restart":
+        redis.stop()
+        redis.start()
+        return
+    admin = Redis.from_url(redis.url)
+    try:
+        if how == "flush":
+            await admin.flushall()
+            return
+        await admin.config_set("maxmemory", "2mb")
+        await admin.config_set("maxmemory-policy", "allkeys-lru")
+        junk = b"x" * 1024
+        for batch in range(10_000):
+            if not await admin.exists(key):
+                return
+            async with admin.pipeline(transaction=False) as pipe:
+                for n in range(100):
+                    pipe.set(f"junk:{batch}:{n}", junk)
+                await pipe.execute()
+        pytest.fail(f"{key} was never evicted")
+    finally:
+        await admin.aclose()

@@ -60,11 +60,13 @@ async def promoted_standby(primary: URL) -> AsyncIterator[URL]:
         await run_as_postgres(
             str(programs / "pg_basebackup"),
             *("-h", str(primary.host), "-p", str(primary.port), "-U", "postgres"),
-            *("-D", str(data), "-R", "-X", "stream"),
+            *("-D", str(data), "-R", "-X", "stream", "-c", "fast"),
         )
         options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={directory}"
+        # A log file of its own: the server must not hold this process's output open.
+        log = str(directory / "server.log")
         await run_as_postgres(
-            str(programs / "pg_ctl"), "-D", str(data), "-o", options, "-w", "start"
+            str(programs / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start"
         )
         url = primary.set(port=port, host="127.0.0.1")
         engine = create_async_engine(url.set(database="postgres"))
@@ -76,5 +78,7 @@ async def promoted_standby(primary: URL) -> AsyncIterator[URL]:
         yield url
     finally:
         if (data / "postmaster.pid").exists():
-            await run_as_postgres(str(programs / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+            await run_as_postgres(
+                str(programs / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"
+            )
         shutil.rmtree(directory, ignore_errors=True)

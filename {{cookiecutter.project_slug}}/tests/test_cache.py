@@ -2,11 +2,7 @@
 restarted or too slow to take an invalidation."""
 
 import asyncio
-import shutil
-import socket
-import subprocess
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,8 +21,8 @@ from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.schemas.user import UserRead
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, client_for, settings_for
-from tests.private_redis import PrivateRedis
 from tests.factories import make_user, user_payload
+from tests.private_redis import PrivateRedis, forget
 {% if cookiecutter.use_replica %}
 from tests.stand_ins import read_only_url, serving
 {% endif %}
@@ -283,32 +279,6 @@ async def test_after_a_redis_restart_the_cache_works_once_sealed_again(
     assert [response.status_code for response in before_round + after] == [200] * 5
     assert [response.headers["X-Cache"] for response in before_round] == ["miss", "miss"]
     assert [response.headers["X-Cache"] for response in after] == ["miss", "hit", "hit"]
-
-
-async def forget(how: str, redis: PrivateRedis, key: str) -> None:
-    """Make Redis lose `key` the way `how` says: flushed, restarted, or evicted."""
-    if how == "restart":
-        redis.stop()
-        redis.start()
-        return
-    admin = Redis.from_url(redis.url)
-    try:
-        if how == "flush":
-            await admin.flushall()
-            return
-        await admin.config_set("maxmemory", "2mb")
-        await admin.config_set("maxmemory-policy", "allkeys-lru")
-        junk = b"x" * 1024
-        for batch in range(10_000):
-            if not await admin.exists(key):
-                return
-            async with admin.pipeline(transaction=False) as pipe:
-                for n in range(100):
-                    pipe.set(f"junk:{batch}:{n}", junk)
-                await pipe.execute()
-        pytest.fail(f"{key} was never evicted")
-    finally:
-        await admin.aclose()
 
 
 @pytest.mark.parametrize("how", ["flush", "restart", "evict"])

@@ -11,6 +11,7 @@ REPLICA_MAX_LAG_SECONDS is skipped.
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,9 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import user_payload
+{% if cookiecutter.use_cache %}
+from tests.private_redis import PrivateRedis, forget
+{% endif %}
 from tests.stand_ins import caught_up, monitors, replayed, serving
 
 PRIMARY = os.environ.get("STREAMING_PRIMARY_URL")
@@ -191,3 +195,41 @@ async def test_a_standby_further_behind_than_the_limit_is_skipped(urls: tuple[UR
 
     assert monitor.status.lag_seconds > 0.3
     assert fetched.status_code == 200
+{% if cookiecutter.use_cache %}
+
+
+# The lagging standby replays each commit this long after the primary (.ci/streaming-replica).
+STANDBY_DELAY_SECONDS = 2.0
+
+
+@pytest.mark.parametrize("how", ["flush", "restart", "evict"])
+async def test_when_redis_forgets_inside_the_lag_no_reader_sees_the_old_value_after_it(
+    urls: tuple[URL, URL], private_redis: PrivateRedis, how: str
+) -> None:
+    """Redis loses the update's tombstone while the standby still has the old row: readers
+    may see the old value until the standby replays the update, never later (not for the
+    cache's TTL)."""
+    settings = lagging_settings(urls, redis_url=SecretStr(private_redis.url))
+    app = create_app(settings)
+    late: list[float] = []
+    async with (
+        serving(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        path = await created_and_replayed(client, urls[1])
+        user_id = int(path.rsplit("/", 1)[1])
+        await client.get(path)
+        assert (await client.get(path)).headers["X-Cache"] == "hit"
+        patched = await client.patch(path, json={"full_name": "After"})
+        written = time.monotonic()
+        await asyncio.sleep(0.5)
+        await forget(how, private_redis, app.state.user_cache.key(user_id))
+        while (elapsed := time.monotonic() - written) < STANDBY_DELAY_SECONDS + 3:
+            answer = await client.get(path)
+            if answer.json()["full_name"] != "After" and elapsed > STANDBY_DELAY_SECONDS + 1:
+                late.append(round(elapsed, 2))
+            await asyncio.sleep(0.05)
+
+    assert patched.status_code == 200
+    assert late == []
+{% endif %}

@@ -76,17 +76,18 @@ class CacheGuard:
     async def check(self) -> None:
         """One round; failures (Redis or the primary unreachable) wait for the next."""
         redis = self.cache.redis
+        info: dict[str, Any] | None = None
         try:
             # Before the position: an eviction after this read shows in the next round.
             info = await redis.info()
         except _UNAVAILABLE as error:
             logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
-            return
         try:
-            history, position = await self.primary.row(_HISTORY_AND_POSITION)
+            row = await self.primary.row(_HISTORY_AND_POSITION)
         except Exception as error:  # the primary's outage is reported elsewhere
             logger.debug("cache guard: primary unavailable (%s)", type(error).__name__)
             return
+        history, position = tuple(row)
         previous = self.cache.history
         moved = history != previous
         if moved:
@@ -98,10 +99,12 @@ class CacheGuard:
                     history,
                 )
             self.cache.history = history
+        if info is None:
+            return
         seal = f"{info.get('run_id')}:{info.get('evicted_keys')}"
         try:
             current = await redis.get(self.cache.seal_key)
-            if moved or current is None or current.decode() != seal:
+            if moved or current is None or _text(current) != seal:
                 if current is not None and not moved:
                     logger.warning(
                         "redis lost keys (restarted or evicted): cache entries read before"

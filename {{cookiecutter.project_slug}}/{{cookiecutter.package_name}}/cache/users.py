@@ -325,7 +325,10 @@ class SyncUserInvalidation:
         for attempt in range(3):
             try:
                 # Every namespace: a script does not know which history the app reads in.
-                spaces = [space.decode() for space in self.redis.smembers(self.namespaces)]
+                spaces = [
+                    space.decode() if isinstance(space, bytes) else space
+                    for space in self.redis.smembers(self.namespaces)
+                ]
                 keys = [key for space in spaces for key in keys_for(space, changes)]
                 if keys:
                     self._invalidate(keys=keys, args=[_version(position), self.ttl_ms])
