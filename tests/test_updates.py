@@ -53,7 +53,8 @@ asyncio.run(main())
 SOFT_DELETE_ONE = """
 import asyncio
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from updatable.db.base import AppSession
 from updatable.db.engine import create_engine
 from updatable.models import User
 from updatable.settings import get_settings
@@ -65,12 +66,14 @@ async def names(session, **options):
 async def main() -> None:
     settings = get_settings()
     engine = create_engine(settings.primary_url, settings, role="primary")
-    async with AsyncSession(engine, expire_on_commit=False) as session:
+    # The app's session class: its listeners (the soft-delete filter) apply.
+    sessions = async_sessionmaker(engine, sync_session_class=AppSession, expire_on_commit=False)
+    async with sessions() as session:
         users = list(await session.scalars(select(User).order_by(User.id)))
         print(*[(user.username, user.is_deleted) for user in users], sep=";")
         users[0].soft_delete()
         await session.commit()
-    async with AsyncSession(engine) as session:
+    async with sessions() as session:
         print(*await names(session), sep=";")
         print(*await names(session, include_deleted=True), sep=";")
     await engine.dispose()
