@@ -333,3 +333,68 @@ async def test_an_invalidation_redis_could_not_take_is_delivered_later(
     assert during.json()["full_name"] == "After"
     assert entry is None or b"Before" not in entry
     assert after.json()["full_name"] == "After"
+
+
+async def test_readers_missing_one_user_together_share_one_database_read(
+    committing_client: tuple[FastAPI, AsyncClient],
+) -> None:
+    app, client = committing_client
+    user_id = (await client.post("/users", json=user_payload())).json()["id"]
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM users" in statement:
+            reads.append(statement)
+
+    engines = [engine.sync_engine for engine in app.state.database.engines.values()]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        answers = await asyncio.gather(*(client.get(f"/users/{user_id}") for _ in range(64)))
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+
+    assert {answer.status_code for answer in answers} == {200}
+    assert len(reads) == 1
+
+
+async def test_one_slow_answer_does_not_make_the_cache_step_aside(
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis
+) -> None:
+    """Under load the event loop can take longer than REDIS_TIMEOUT_SECONDS to get back to a
+    reply: that read is a miss, but the next ones use the cache again."""
+    _, client = committing_client
+    path = f"/users/{(await client.post('/users', json=user_payload())).json()['id']}"
+    await client.get(path)
+    admin = Redis.from_url(private_redis.url)
+    try:
+        await admin.client_pause(800, all=True)
+        slow = await client.get(path)
+        await asyncio.sleep(0.5)
+    finally:
+        await admin.aclose()
+    after = await client.get(path)
+
+    assert (slow.status_code, slow.headers["X-Cache"]) == (200, "miss")
+    assert (after.status_code, after.headers["X-Cache"]) == (200, "hit")
+
+
+async def test_readiness_says_how_redis_can_lose_the_caches_keys(
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis
+) -> None:
+    app, client = committing_client
+    admin = Redis.from_url(private_redis.url)
+    try:
+        await admin.config_set("maxmemory", "64mb")
+        await admin.config_set("maxmemory-policy", "allkeys-lru")
+        await app.state.cache_guard.read_configuration()
+    finally:
+        await admin.aclose()
+
+    ready = await client.get("/health/ready")
+
+    assert ready.status_code == 200
+    warnings = " ".join(ready.json()["warnings"])
+    assert "allkeys-lru" in warnings
+    assert "nothing on disk" in warnings

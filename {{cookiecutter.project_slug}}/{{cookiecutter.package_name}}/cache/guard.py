@@ -134,14 +134,14 @@ class CacheGuard:
             logger.warning("%s", warning)
 
     async def run(self) -> None:
-        await self.read_configuration()
         while True:
             await self.check()
             await asyncio.sleep(self.interval)
 
     async def start(self) -> None:
-        """The first round now (the cache serves nothing until it knows the history),
-        then every `interval` in the background."""
+        """Redis' configuration and the first round now (the cache serves nothing until it
+        knows the history), then a round every `interval` in the background."""
+        await self.read_configuration()
         await self.check()
         self._task = asyncio.create_task(self.run(), name="cache guard")
 

@@ -1,5 +1,8 @@
 """`GET /users/{id}` with the cache: from Redis when it holds the user, else from a read
-session, which is opened (and the request's turn for the database taken) only on a miss."""
+session, which is opened (and the request's turn for the database taken) only on a miss.
+Readers that miss the same user at the same time share one read (`cache.flights`)."""
+
+from functools import partial
 
 from ..db.consistency import READ_YOUR_WRITES, ReadYourWrites, read_position
 from ..db.session import Database
@@ -21,9 +24,17 @@ class CachedUserReader:
         """The user, and whether the cache had it; `UserNotFoundError` when there is none."""
         # Before the read: where the fill goes if the history changes meanwhile.
         space = self.cache.namespace
-        user = await self.cache.get(user_id, at_least=self.read_your_writes.required_position)
+        required = self.read_your_writes.required_position
+        user = await self.cache.get(user_id, at_least=required)
         if user is not None:
             return user, True
+        if required is None and not self.read_your_writes.wrote:
+            # Nothing this reader must see beyond what any other sees: share the read.
+            load = partial(self._load, user_id, space)
+            return await self.cache.loads.run((space, user_id), load), False
+        return await self._load(user_id, space), False
+
+    async def _load(self, user_id: int, space: str | None) -> UserRead:
         info = {READ_YOUR_WRITES: self.read_your_writes}
         async with self.database.admission(), self.database.read_sessions(info=info) as session:
             # Asked before the query: the entry is stamped no newer than the data it holds.
@@ -34,4 +45,4 @@ class CachedUserReader:
             user = UserRead.model_validate(row)
         # After the session closed: the connection is back before Redis is asked.
         await self.cache.fill(user, position=position, space=space)
-        return user, False
+        return user

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -40,11 +41,15 @@ from ..models import User
 from ..schemas.user import UserRead
 from ..settings import Settings
 from .client import create_sync_redis
+from .flights import SingleFlight
 
 logger = logging.getLogger(__name__)
 
 # Errors that mean "Redis is not answering": the cache then steps aside.
 _UNAVAILABLE = (RedisError, OSError, TimeoutError)
+# An answer that did not come in time: only several in a row make the cache step aside.
+_SLOW = (RedisTimeoutError, TimeoutError)
+SLOW_ANSWERS_BEFORE_STEPPING_ASIDE = 3
 # Versions are fixed-width hex, so Redis compares them as strings.
 _VERSION_WIDTH = 16
 # The version of an invalidation whose commit position is unknown: newer than any read.
@@ -145,7 +150,10 @@ class UserCache:
         self.history: str | None = None
         # How Redis' configuration can drop this cache's keys (`cache.guard`).
         self.warnings: list[str] = []
+        # Database reads of missed users, shared by the readers waiting for the same one.
+        self.loads: SingleFlight[UserRead] = SingleFlight()
         self._unavailable_until = 0.0
+        self._slow_in_a_row = 0
         # Invalidations that did not reach Redis yet: key -> version.
         self._undelivered: dict[str, str] = {}
         self._redelivery: asyncio.Task[None] | None = None
@@ -177,6 +185,15 @@ class UserCache:
         return time.monotonic() >= self._unavailable_until
 
     def _failed(self, operation: str, error: Exception) -> None:
+        if isinstance(error, _SLOW):
+            # One slow answer is not an outage: under load the event loop itself can take
+            # longer than the timeout to get back to a reply (it made a third of the
+            # reads at 256 clients skip the cache for a second each).
+            self._slow_in_a_row += 1
+            if self._slow_in_a_row < SLOW_ANSWERS_BEFORE_STEPPING_ASIDE:
+                logger.debug("cache %s timed out", operation)
+                return
+        self._slow_in_a_row = 0
         self._unavailable_until = time.monotonic() + self.retry_after_seconds
         logger.warning("cache %s failed: %s", operation, type(error).__name__)
 
@@ -208,6 +225,7 @@ class UserCache:
         except _UNAVAILABLE as error:
             self._failed("get", error)
             return None
+        self._slow_in_a_row = 0
         if sealed is None or entry is None or len(entry) <= _VERSION_WIDTH:
             return None
         version = entry[:_VERSION_WIDTH].decode()
