@@ -45,6 +45,10 @@ async def traced_client(
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
     ):
+{% if cookiecutter.use_cache %}
+        # Its Redis commands are traces of their own, not the requests'.
+        await app.state.cache_guard.stop()
+{% endif %}
         exporter.clear()
         yield client
 

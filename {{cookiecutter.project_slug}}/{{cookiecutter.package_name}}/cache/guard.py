@@ -72,6 +72,7 @@ class CacheGuard:
         self.primary = primary
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def check(self) -> None:
         """One round; failures (Redis or the primary unreachable) wait for the next."""
@@ -134,7 +135,10 @@ class CacheGuard:
             logger.warning("%s", warning)
 
     async def run(self) -> None:
-        while True:
+        """Until `stop`: the flag ends the loop even where a library (redis-py, or Python
+        3.11's timeouts) swallows the cancellation `stop` also sends (seen here: the app's
+        shutdown waited forever)."""
+        while not self._stopping:
             await self.check()
             await asyncio.sleep(self.interval)
 
@@ -146,6 +150,7 @@ class CacheGuard:
         self._task = asyncio.create_task(self.run(), name="cache guard")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
