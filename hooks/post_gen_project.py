@@ -46,7 +46,10 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "{package_name}/api/consistency.py",
         "{package_name}/cache",
         "{package_name}/db/consistency.py",
+        "tests/private_redis.py",
+        "tests/promotion.py",
         "tests/test_cache.py",
+        "tests/test_cache_history.py",
         "tests/test_consistency_tokens.py",
     ],
     "use_pool_monitoring": [

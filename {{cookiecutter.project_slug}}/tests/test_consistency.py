@@ -11,7 +11,9 @@ REPLICA_MAX_LAG_SECONDS is skipped.
 
 import asyncio
 import os
+{% if cookiecutter.use_cache %}
 import time
+{% endif %}
 from collections.abc import AsyncIterator
 from typing import Any
 
