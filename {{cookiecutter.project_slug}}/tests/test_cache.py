@@ -398,3 +398,18 @@ async def test_readiness_says_how_redis_can_lose_the_caches_keys(
     warnings = " ".join(ready.json()["warnings"])
     assert "allkeys-lru" in warnings
     assert "nothing on disk" in warnings
+
+
+async def test_more_readers_at_once_than_redis_connections_all_hit(
+    committing_client: tuple[FastAPI, AsyncClient], settings: Settings
+) -> None:
+    """Readers beyond REDIS_MAX_CONNECTIONS wait for a connection in turn (redis-py's
+    default pool refused those past 100, and the cache stepped aside for a second)."""
+    _, client = committing_client
+    path = f"/users/{(await client.post('/users', json=user_payload())).json()['id']}"
+    await client.get(path)
+    readers = 3 * settings.redis_max_connections
+
+    answers = await asyncio.gather(*(client.get(path) for _ in range(readers)))
+
+    assert [answer.headers["X-Cache"] for answer in answers] == ["hit"] * readers

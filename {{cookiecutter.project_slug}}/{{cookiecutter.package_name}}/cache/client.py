@@ -3,7 +3,7 @@
 from typing import Any
 
 from redis import Redis as SyncRedis
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -21,11 +21,17 @@ def _options(settings: Settings) -> dict[str, Any]:
 # One immediate retry on a dropped connection only: after a Redis restart every pooled
 # connection is stale once, and that must not count as an outage.
 def create_redis(settings: Settings) -> Redis:
-    return Redis.from_url(
+    # A bounded pool that makes a request wait its turn for a connection (up to the
+    # timeout): redis-py's default pool raises MaxConnectionsError past 100 at once,
+    # which made a third of the cached reads at 256 clients miss.
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url.get_secret_value(),
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_timeout_seconds,
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         **_options(settings),
     )
+    return Redis.from_pool(pool)
 
 
 def create_sync_redis(settings: Settings) -> SyncRedis:

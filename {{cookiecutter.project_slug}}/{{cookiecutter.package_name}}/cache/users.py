@@ -29,6 +29,7 @@ from typing import Self, cast
 from pydantic import ValidationError
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import Engine
@@ -47,9 +48,18 @@ logger = logging.getLogger(__name__)
 
 # Errors that mean "Redis is not answering": the cache then steps aside.
 _UNAVAILABLE = (RedisError, OSError, TimeoutError)
-# An answer that did not come in time: only several in a row make the cache step aside.
-_SLOW = (RedisTimeoutError, TimeoutError)
+# An answer (or a pooled connection) that did not come in time: only several in a row
+# make the cache step aside.
 SLOW_ANSWERS_BEFORE_STEPPING_ASIDE = 3
+
+
+def _slow(error: Exception) -> bool:
+    # A full pool raises ConnectionError("No connection available.") from a timeout.
+    return isinstance(error, RedisTimeoutError | TimeoutError) or (
+        isinstance(error, RedisConnectionError) and isinstance(error.__cause__, TimeoutError)
+    )
+
+
 # Versions are fixed-width hex, so Redis compares them as strings.
 _VERSION_WIDTH = 16
 # The version of an invalidation whose commit position is unknown: newer than any read.
@@ -185,7 +195,7 @@ class UserCache:
         return time.monotonic() >= self._unavailable_until
 
     def _failed(self, operation: str, error: Exception) -> None:
-        if isinstance(error, _SLOW):
+        if _slow(error):
             # One slow answer is not an outage: under load the event loop itself can take
             # longer than the timeout to get back to a reply (it made a third of the
             # reads at 256 clients skip the cache for a second each).
