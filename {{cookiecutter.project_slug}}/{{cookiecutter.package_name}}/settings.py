@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     # Seconds to wait for Redis before treating it as down.
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
     # Connections to Redis per worker; more requests at once wait for one in turn.
-    redis_max_connections: int = Field(default=64, ge=1)
+    redis_max_connections: int = Field(default=128, ge=1)
 
 {% endif %}
     # Argon2id cost (OWASP's minimum: 2 passes over 19 MiB, 1 lane); lower it only in tests.

@@ -48,11 +48,6 @@ logger = logging.getLogger(__name__)
 
 # Errors that mean "Redis is not answering": the cache then steps aside.
 _UNAVAILABLE = (RedisError, OSError, TimeoutError)
-# An answer (or a pooled connection) that did not come in time: only several in a row
-# make the cache step aside.
-SLOW_ANSWERS_BEFORE_STEPPING_ASIDE = 3
-
-
 def _slow(error: Exception) -> bool:
     # A full pool raises ConnectionError("No connection available.") from a timeout.
     return isinstance(error, RedisTimeoutError | TimeoutError) or (
@@ -163,7 +158,8 @@ class UserCache:
         # Database reads of missed users, shared by the readers waiting for the same one.
         self.loads: SingleFlight[UserRead] = SingleFlight()
         self._unavailable_until = 0.0
-        self._slow_in_a_row = 0
+        # When Redis last answered: slow answers with no answer for a while mean it hangs.
+        self._last_answer = time.monotonic()
         # Invalidations that did not reach Redis yet: key -> version.
         self._undelivered: dict[str, str] = {}
         self._redelivery: asyncio.Task[None] | None = None
@@ -195,16 +191,14 @@ class UserCache:
         return time.monotonic() >= self._unavailable_until
 
     def _failed(self, operation: str, error: Exception) -> None:
-        if _slow(error):
-            # One slow answer is not an outage: under load the event loop itself can take
-            # longer than the timeout to get back to a reply (it made a third of the
-            # reads at 256 clients skip the cache for a second each).
-            self._slow_in_a_row += 1
-            if self._slow_in_a_row < SLOW_ANSWERS_BEFORE_STEPPING_ASIDE:
-                logger.debug("cache %s timed out", operation)
-                return
-        self._slow_in_a_row = 0
-        self._unavailable_until = time.monotonic() + self.retry_after_seconds
+        now = time.monotonic()
+        if _slow(error) and now - self._last_answer < self.retry_after_seconds:
+            # A slow answer while others still come is load, not an outage: under load
+            # the event loop itself can take longer than the timeout to get back to a
+            # reply. That read misses; the cache stays in use.
+            logger.debug("cache %s timed out", operation)
+            return
+        self._unavailable_until = now + self.retry_after_seconds
         logger.warning("cache %s failed: %s", operation, type(error).__name__)
 
     def _blocked(self, key: str, floor: str) -> bool:
@@ -235,7 +229,7 @@ class UserCache:
         except _UNAVAILABLE as error:
             self._failed("get", error)
             return None
-        self._slow_in_a_row = 0
+        self._last_answer = time.monotonic()
         if sealed is None or entry is None or len(entry) <= _VERSION_WIDTH:
             return None
         version = entry[:_VERSION_WIDTH].decode()
@@ -264,6 +258,8 @@ class UserCache:
             )
         except _UNAVAILABLE as error:
             self._failed("fill", error)
+            return
+        self._last_answer = time.monotonic()
 
     async def seal(self, position: int, seal: str) -> None:
         """No entry read before `position` serves any more, and the namespace takes fills:
