@@ -408,7 +408,7 @@ async def test_more_readers_at_once_than_redis_connections_all_hit(
     _, client = committing_client
     path = f"/users/{(await client.post('/users', json=user_payload())).json()['id']}"
     await client.get(path)
-    readers = 3 * settings.redis_max_connections
+    readers = settings.redis_max_connections + 32
 
     answers = await asyncio.gather(*(client.get(path) for _ in range(readers)))
 

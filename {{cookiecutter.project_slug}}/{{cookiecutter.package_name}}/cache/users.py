@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 # Errors that mean "Redis is not answering": the cache then steps aside.
 _UNAVAILABLE = (RedisError, OSError, TimeoutError)
+
+
 def _slow(error: Exception) -> bool:
     # A full pool raises ConnectionError("No connection available.") from a timeout.
     return isinstance(error, RedisTimeoutError | TimeoutError) or (
