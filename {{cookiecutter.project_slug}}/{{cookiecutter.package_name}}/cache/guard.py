@@ -127,7 +127,8 @@ class CacheGuard:
                 " cache's keys; the service notices and re-seals"
             ]
             return
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError) as error:
+            logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
             return
         settings = {_text(key): _text(value) for key, value in config.items()}
         self.cache.warnings = redis_risks(settings)
