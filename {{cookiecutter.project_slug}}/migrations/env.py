@@ -11,6 +11,7 @@ it instead of a new engine.
 """
 
 import asyncio
+from contextlib import suppress
 from logging.config import fileConfig
 
 from alembic import context
@@ -57,19 +58,50 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def holds_session_lock() -> bool:
+    """Whether the run can hold its lock for the whole session: not through PgBouncer in
+    transaction mode, which may hand the session to another client between transactions."""
+    active = settings()
+    return not active.db_pgbouncer or active.migration_database_url is not None
+
+
+def _run_locked(connection: Connection, statement: str) -> None:
+    """Run a lock statement outside the migrations' transaction (committed at once, unless
+    the caller's own transaction holds the connection)."""
+    external = connection.in_transaction()
+    connection.execute(text(statement), {"key": MIGRATION_LOCK_KEY})
+    if not external:
+        connection.commit()
+
+
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(
-        connection=connection, target_metadata=target_metadata, compare_server_default=True
-    )
-    with context.begin_transaction():
-        # Held until commit: a second process waits here, then finds the work done.
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        # Requests' statement timeout does not fit a migration; a DDL statement must not wait
-        # for a table lock long, as every query on that table queues up behind it.
-        connection.execute(text("SET LOCAL statement_timeout = 0"))
-        lock_timeout = round(settings().migration_lock_timeout * 1000)
-        connection.execute(text(f"SET LOCAL lock_timeout = {lock_timeout}"))
-        context.run_migrations()
+    # A second process waits for the lock, then finds the work done. Held for the session,
+    # as a revision may commit part way (an index built CONCURRENTLY, revision 0004);
+    # through PgBouncer without MIGRATION_DATABASE_URL, until the transaction commits.
+    session_lock = holds_session_lock()
+    if session_lock:
+        _run_locked(connection, "SELECT pg_advisory_lock(:key)")
+    try:
+        context.configure(
+            connection=connection, target_metadata=target_metadata, compare_server_default=True
+        )
+        with context.begin_transaction():
+            if not session_lock:
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            # Requests' statement timeout does not fit a migration; a DDL statement must not
+            # wait for a table lock long, as every query on that table queues up behind it.
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
+            lock_timeout = round(settings().migration_lock_timeout * 1000)
+            connection.execute(text(f"SET LOCAL lock_timeout = {lock_timeout}"))
+            context.run_migrations()
+    finally:
+        if session_lock:
+            # Where the caller's own transaction failed, the unlock cannot run there: the
+            # lock then goes when the connection closes.
+            with suppress(DBAPIError):
+                _run_locked(connection, "SELECT pg_advisory_unlock(:key)")
 
 
 async def run_async_migrations(given: AsyncEngine | None) -> None:

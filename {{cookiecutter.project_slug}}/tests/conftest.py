@@ -238,6 +238,8 @@ async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[Async
     assert isinstance(connection, AsyncConnection)
     on_test_connection = app.state.database.on(connection)
     app.dependency_overrides[get_database] = lambda: on_test_connection
+    # Counted in another test's transaction: not this one's.
+    app.state.user_statistics.forget()
 {% if cookiecutter.use_cache %}
     # Ids repeat across tests (their inserts are rolled back): cache keys of its own.
     cache = app.state.user_cache

@@ -23,6 +23,8 @@ from sqlalchemy import URL, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
+from {{ cookiecutter.package_name }}.api.deps import SessionDep
+from {{ cookiecutter.package_name }}.db.transaction import transactional
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, settings_for
@@ -42,7 +44,13 @@ TIMED_OUT = {"detail": "database timeout", "code": "database_timeout"}
 @asynccontextmanager
 async def fault_client(settings: Settings) -> AsyncIterator[AsyncClient]:
     """A client of a new app on `settings`; server errors come back as 500 responses."""
-    app = create_app(settings)
+    async with fault_client_of(create_app(settings)) as client:
+        yield client
+
+
+@asynccontextmanager
+async def fault_client_of(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    """A client of `app`, started; server errors come back as 500 responses."""
     transport = ASGITransport(app=app, raise_app_exceptions=False)
     async with (
         app.router.lifespan_context(app),
@@ -541,3 +549,119 @@ async def test_backends_terminated_under_writes_are_never_a_500(server: Database
 
     assert 500 not in statuses
     assert set(statuses) <= {200, 201, 503}
+
+
+@pytest.fixture
+async def committed_pair(engine: AsyncEngine) -> AsyncIterator[tuple[int, int]]:
+    """Users alice and bob, committed for real; tables emptied afterwards."""
+    async with engine.begin() as connection:
+        rows = await connection.execute(
+            text(
+                "INSERT INTO users (username, email, hashed_password) VALUES"
+                " ('alice', 'alice@example.com', 'x'), ('bob', 'bob@example.com', 'x')"
+                " RETURNING id"
+            )
+        )
+        alice, bob = rows.scalars().all()
+    try:
+        yield alice, bob
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("TRUNCATE users, roles CASCADE"))
+
+
+async def test_a_rename_aborted_by_a_deadlock_runs_again(
+    app: FastAPI, engine: AsyncEngine, committed_pair: tuple[int, int]
+) -> None:
+    """Two renames in opposite orders (alice to bob's name while bob is renamed): the
+    server aborts one transaction to break the deadlock, and that one is run again."""
+    alice, bob = committed_pair
+    rename = "UPDATE users SET username = :name WHERE id = :id"
+    client = AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
+
+    async with client, engine.connect() as other:
+        await other.begin()
+        # The other transaction waits long before looking for deadlocks: the app's
+        # transaction (1 s, the default) finds the deadlock and is the one aborted.
+        await other.execute(text("SET LOCAL deadlock_timeout = '30s'"))
+        await other.execute(text(rename), {"name": "bob-old", "id": bob})
+        # Waits for the other transaction: "bob" may still come back if it rolls back.
+        request = asyncio.create_task(client.patch(f"/users/{alice}", json={"username": "bob"}))
+        await wait_for_lock_wait(engine, request)
+        # And now the other way round: a deadlock, until the app's transaction gives way.
+        await other.execute(text(rename), {"name": "alice-old", "id": alice})
+        await other.commit()
+        response = await asyncio.wait_for(request, NO_HANG_SECONDS)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["username"] == "bob"
+
+
+DO_CONFLICT = "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '{}'; END $$"
+
+
+class ConflictingWork:
+    """A unit of work the server aborts every time, as a deadlock or serialization failure."""
+
+    def __init__(self, session: AsyncSession, sqlstate: str) -> None:
+        self.session = session
+        self.sqlstate = sqlstate
+        self.runs = 0
+
+    @transactional
+    async def write(self) -> None:
+        self.runs += 1
+        await self.session.execute(text(DO_CONFLICT.format(self.sqlstate)))
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])
+@pytest.mark.parametrize(("read_before", "runs"), [(False, 2), (True, 1)])
+async def test_a_conflict_that_persists_is_a_503_a_client_may_retry(
+    settings: Settings, sqlstate: str, read_before: bool, runs: int
+) -> None:
+    """Run again once, only when the unit began the transaction (what it read before in
+    the same transaction would not be read again); then 503 `database_conflict`."""
+    seen: list[int] = []
+
+    async def endpoint(session: SessionDep) -> None:
+        if read_before:
+            await session.execute(text("SELECT 1"))
+        work = ConflictingWork(session, sqlstate)
+        try:
+            await work.write()
+        finally:
+            seen.append(work.runs)
+
+    app = create_app(settings)
+    app.add_api_route("/conflicts", endpoint, methods=["POST"])
+    async with fault_client_of(app) as client:
+        response = await client.post("/conflicts")
+
+    assert (response.status_code, response.json()) == (
+        503,
+        {"detail": "database conflict, try again", "code": "database_conflict"},
+    )
+    assert response.headers["Retry-After"] == "1"
+    assert seen == [runs]
+
+
+async def test_readiness_stays_ok_while_the_server_refuses_new_connections(
+    server: DatabaseServer, database_url: URL, login_role: str
+) -> None:
+    """A server at its connection limit refuses readiness its own new connection, while
+    the request pool's warm connection serves: the instance stays in the load balancer."""
+    url = database_url.set(username=login_role, password="right-password")
+    app = create_app(settings_for(url).model_copy(update={"db_pool_size": 1}))
+    async with fault_client_of(app) as client:
+        primary = app.state.database.engines["primary"]
+        async with primary.connect() as connection:  # a warm connection, back in the pool
+            await connection.execute(text("SELECT 1"))
+        await server.execute(database_url, f"ALTER ROLE {login_role} CONNECTION LIMIT 1")
+        # The check connection is gone (a check that timed out drops it): readiness needs
+        # a new one, which the server now refuses.
+        await app.state.database.checks["primary"].engine.dispose()
+
+        ready = await client.get("/health/ready")
+
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["primary"] == "ok"

@@ -24,7 +24,10 @@ from pytest_alembic.tests import (
 from sqlalchemy import URL, Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import PROJECT_ROOT, alembic_config_on
+from tests.conftest import PROJECT_ROOT, alembic_config_on, recorded_statements
+
+# env.py's advisory lock key ("alembic" in ASCII).
+MIGRATION_LOCK_KEY = 0x616C656D626963
 
 __all__ = [
     "test_model_definitions_match_ddl",
@@ -188,3 +191,61 @@ def test_alembic_reports_a_bad_database_in_one_line(variable: str, url: str, exp
     assert stderr.strip().startswith(expected)
     assert len(stderr.strip().splitlines()) == 1
     assert "s3cret-pw" not in stderr
+
+
+def run(engine: AsyncEngine, *statements: str) -> None:
+    """Run and commit `statements`, from a synchronous test."""
+
+    async def execute() -> None:
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+
+    asyncio.run(execute())
+
+
+SEARCH_INDEXES_REVISION = "0004"
+
+
+def test_search_indexes_are_built_concurrently_on_a_large_table(
+    alembic_runner: MigrationContext, alembic_engine: AsyncEngine
+) -> None:
+    """Writes go on while the trigram indexes are built on a large users table; the
+    revisions before commit first, and the migration lock is released at the end."""
+    alembic_runner.migrate_up_before(SEARCH_INDEXES_REVISION)
+    run(
+        alembic_engine,
+        "INSERT INTO users (username, email, hashed_password)"
+        " SELECT 'user' || n, 'user' || n || '@example.com', 'x'"
+        " FROM generate_series(1, 100000) AS n",
+        "ANALYZE users",
+    )
+
+    with recorded_statements(alembic_engine) as sent:
+        alembic_runner.migrate_up_to("heads")
+
+    built = [statement for statement in sent if "CREATE INDEX CONCURRENTLY" in statement]
+    assert len(built) == 3, sent
+    rows = query(
+        alembic_engine,
+        "SELECT indexrelid::regclass::text, indisvalid FROM pg_index"
+        " WHERE indexrelid::regclass::text LIKE '%_trgm' ORDER BY 1",
+    )
+    assert [tuple(row) for row in rows] == [
+        ("ix_users_email_trgm", True),
+        ("ix_users_full_name_trgm", True),
+        ("ix_users_username_trgm", True),
+    ]
+    free = query(alembic_engine, f"SELECT pg_try_advisory_lock({MIGRATION_LOCK_KEY})")
+    assert free[0][0] is True
+
+
+def test_role_names_differing_only_in_letter_case_stop_the_upgrade(
+    alembic_runner: MigrationContext,
+) -> None:
+    alembic_runner.migrate_up_before(SEARCH_INDEXES_REVISION)
+    alembic_runner.insert_into("roles", [{"name": "Editors"}, {"name": "editors"}])
+
+    with pytest.raises(SystemExit, match=r"all but one of each first: editors$"):
+        alembic_runner.migrate_up_one()
+    assert alembic_runner.current != SEARCH_INDEXES_REVISION

@@ -13,7 +13,9 @@ from .api.routes import health, roles, users
 from .db.session import Database
 from .enabled_features import FEATURES
 from .logs import configure_logging, read_log_settings
+from .repositories.user import UserStatistics
 from .security import PasswordHasher
+from .services.recent import Recent
 from .settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.database = database
         app.state.password_hasher = PasswordHasher.from_settings(active)
+        app.state.user_statistics = Recent[UserStatistics](active.stats_max_age_seconds)
         try:
             async with AsyncExitStack() as running:
                 for feature in FEATURES:

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     db_idle_in_transaction_timeout: float = Field(default=60.0, ge=0)
     # Most users one POST /users/bulk may create.
     bulk_max_users: int = Field(default=100, ge=1, le=BULK_MAX_USERS_CEILING)
+    # GET /users/stats counts every user: at most once in this many seconds per process,
+    # the answers in between are that count (`Age` says how old). 0: count every time.
+    stats_max_age_seconds: float = Field(default=60.0, ge=0)
     # Threads hashing passwords; the rest of the process keeps its CPU share.
     password_hash_workers: int = Field(default=2, ge=1)
 

@@ -27,6 +27,37 @@ async def test_duplicate_role_is_409(client: AsyncClient, app: FastAPI) -> None:
     assert response.status_code == 409
 
 
+@pytest.mark.parametrize("other", ["caserole", "CASEROLE", "cASErOLE"])
+async def test_role_names_are_unique_whatever_their_letter_case(
+    client: AsyncClient, app: FastAPI, other: str
+) -> None:
+    first = await client.post(app.url_path_for("create_role"), json={"name": "CaseRole"})
+    second = await client.post(app.url_path_for("create_role"), json={"name": other})
+
+    assert first.status_code == 201
+    assert (second.status_code, second.json()) == (
+        409,
+        {"detail": "name already exists", "code": "name_taken"},
+    )
+
+
+async def test_a_role_is_found_whatever_the_letter_case_asked(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    role = await make_role(session, name="Editors")
+    user = await make_user(session)
+
+    assigned = await client.put(
+        app.url_path_for("assign_role", user_id=str(user.id), role_name="editors")
+    )
+    found = await client.get(app.url_path_for("get_role", role_name="EDITORS"))
+    members = await client.get(app.url_path_for("users_with_role", role_name="eDiToRs"))
+
+    assert assigned.status_code == 204
+    assert (found.status_code, found.json()["id"]) == (200, role.id)
+    assert [member["id"] for member in members.json()] == [user.id]
+
+
 @pytest.mark.parametrize("name", ["", "a/b"])
 async def test_invalid_role_is_422(client: AsyncClient, app: FastAPI, name: str) -> None:
     # A role name is a path segment (/roles/{role_name}): no slash.

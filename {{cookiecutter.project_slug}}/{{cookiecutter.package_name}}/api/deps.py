@@ -20,7 +20,9 @@ from ..db.session import AFTER_COMMIT, Database
 {% else %}
 from ..db.session import Database
 {% endif %}
+from ..repositories.user import UserStatistics
 from ..security import PasswordHasher
+from ..services.recent import Recent
 from ..services.roles import RoleService
 from ..services.users import UserService
 {% if switches.consistency %}
@@ -38,7 +40,13 @@ async def get_password_hasher(request: Request) -> PasswordHasher:
     return cast(PasswordHasher, request.app.state.password_hasher)
 
 
+async def get_user_statistics(request: Request) -> Recent[UserStatistics]:
+    """The last count of users, kept for STATS_MAX_AGE_SECONDS."""
+    return cast(Recent[UserStatistics], request.app.state.user_statistics)
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
+RecentStatisticsDep = Annotated[Recent[UserStatistics], Depends(get_user_statistics)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 {% if cookiecutter.use_cache %}
 

@@ -19,6 +19,7 @@ from starlette.routing import Match
 
 from ..db.errors import (
     DatabaseUnreachableError,
+    is_conflict,
     is_connection_error,
     is_statement_timeout,
     sqlstate,
@@ -36,6 +37,7 @@ _STATUS_BY_ERROR: dict[type[DomainError], int] = {
 
 DATABASE_UNAVAILABLE = "database unavailable"
 DATABASE_TIMEOUT = "database timeout"
+DATABASE_CONFLICT = "database conflict, try again"
 INTERNAL_ERROR = "internal server error"
 VALIDATION_FAILED = "validation_failed"
 # The methods a 405's `Allow` may list.
@@ -51,7 +53,9 @@ _HTTP_ERROR_CODES = {
 DATABASE_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status.HTTP_503_SERVICE_UNAVAILABLE: {
         "model": ErrorResponse,
-        "description": "Database unavailable, or a statement ran out of time",
+        "description": "Database unavailable (`database_unavailable`), a statement ran out of"
+        " time (`database_timeout`), or a conflict with another transaction"
+        " (`database_conflict`, with `Retry-After`: nothing was written, send it again)",
     },
 }
 
@@ -150,6 +154,15 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         logger.error("database unavailable: %s", type(exc).__name__)
         return _error(
             status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE, "database_unavailable"
+        )
+    if is_conflict(exc):
+        # Retried once already where that was safe (`transactional`); nothing was written.
+        logger.warning("database conflict: SQLSTATE %s", sqlstate(exc))
+        return _error(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            DATABASE_CONFLICT,
+            "database_conflict",
+            {"Retry-After": "1"},
         )
     if is_statement_timeout(exc):
         logger.error("database timeout: SQLSTATE %s", sqlstate(exc))

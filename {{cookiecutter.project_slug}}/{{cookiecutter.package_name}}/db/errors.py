@@ -48,6 +48,9 @@ _DRIVER_DISCONNECTS = (
 _TIMEOUT_SQLSTATES = frozenset({"57014", "55P03"})
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
+# Transactions that got in each other's way: a deadlock (40P01), a serialization failure
+# (40001). Running the transaction again can succeed.
+_CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 class DatabaseUnreachableError(Exception):
@@ -121,6 +124,12 @@ def is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or _unusable(sqlstate(exc), None)
     return False
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """True when the server aborted the transaction for a deadlock or a serialization
+    failure: nothing was written, and the same work run again can succeed."""
+    return sqlstate(exc) in _CONFLICT_SQLSTATES
 
 
 def is_statement_timeout(exc: BaseException) -> bool:

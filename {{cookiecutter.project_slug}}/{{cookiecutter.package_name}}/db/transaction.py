@@ -1,16 +1,19 @@
 """Unit of work: commit on success, roll back on error, savepoints when nested."""
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Concatenate, ParamSpec, Protocol, Self, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 
 from ..errors import ConflictError, DomainError, NotFoundError
-from .errors import is_foreign_key_violation, unique_violation_field
+from .errors import is_conflict, is_foreign_key_violation, sqlstate, unique_violation_field
 from .session import AFTER_COMMIT, AfterCommit
+
+logger = logging.getLogger(__name__)
 
 # Key in `session.info` counting the TransactionManagers open on that session.
 _DEPTH = "transaction_depth"
@@ -108,11 +111,32 @@ R = TypeVar("R")
 def transactional(
     method: Callable[Concatenate[S, P], Awaitable[R]],
 ) -> Callable[Concatenate[S, P], Awaitable[R]]:
-    """Run a method of an object with a `session` as one unit of work."""
+    """Run a method of an object with a `session` as one unit of work.
+
+    A unit the server aborted for a deadlock or a serialization failure (nothing of it was
+    written) runs once more when it began the session's transaction itself: everything
+    it decided on is then read again. Otherwise, or when the second run conflicts too, the
+    error leaves (the API answers 503 `database_conflict`, which a client may retry).
+    """
 
     @functools.wraps(method)
     async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        async with TransactionManager(self.session):
-            return await method(self, *args, **kwargs)
+        async def unit() -> R:
+            async with TransactionManager(self.session):
+                return await method(self, *args, **kwargs)
+
+        # Reads made before the unit, in the same transaction, would not be made again.
+        may_retry = not self.session.in_transaction()
+        try:
+            return await unit()
+        except DBAPIError as error:
+            if not (may_retry and is_conflict(error)):
+                raise
+            logger.warning(
+                "%s: transaction aborted (SQLSTATE %s), running it again",
+                method.__qualname__,
+                sqlstate(error),
+            )
+        return await unit()
 
     return wrapper

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, DateTime, ForeignKey, String, Table, Text, func
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Table, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db.base import Base, BaseModel
@@ -29,7 +29,8 @@ role_permissions = Table(
 class Role(BaseModel):
     __tablename__ = "roles"
 
-    name: Mapped[str] = mapped_column(String(50), unique=True)
+    # Unique whatever its letter case (the index below).
+    name: Mapped[str] = mapped_column(String(50))
     description: Mapped[str | None] = mapped_column(Text)
 
     users: Mapped[list[User]] = relationship(
@@ -41,6 +42,10 @@ class Role(BaseModel):
         passive_deletes=True,
         lazy="raise",
     )
+
+
+# "Admin" and "admin" are one role.
+Index("uq_roles_name", func.lower(Role.name), unique=True)
 
 
 class Permission(BaseModel):

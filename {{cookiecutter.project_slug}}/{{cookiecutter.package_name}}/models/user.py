@@ -80,6 +80,14 @@ Index("uq_users_email", User.email, unique=True, postgresql_where=LIVE)
 Index("uq_users_username", func.lower(User.username), unique=True)
 UniqueConstraint(User.email, name="uq_users_email")
 {% endif %}
+# Search (a substring anywhere, any case: `ILIKE '%term%'`) is served by trigram indexes.
+for _column in (User.username, User.email, User.full_name):
+    Index(
+        f"ix_users_{_column.key}_trgm",
+        _column,
+        postgresql_using="gin",
+        postgresql_ops={_column.key: "gin_trgm_ops"},
+    )
 
 
 class UserProfile(BaseModel):

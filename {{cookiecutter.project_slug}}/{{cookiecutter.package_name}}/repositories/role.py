@@ -1,6 +1,6 @@
 """Queries about roles and their assignment to users."""
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from ..models import Role, user_roles
@@ -11,7 +11,9 @@ class RoleRepository(Repository[Role]):
     model = Role
 
     async def get_by_name(self, name: str) -> Role | None:
-        return await self.session.scalar(select(Role).where(Role.name == name))
+        """The role named `name`, whatever its letter case (names are unique ignoring it)."""
+        statement = select(Role).where(func.lower(Role.name) == func.lower(name))
+        return await self.session.scalar(statement)
 
     async def assign(self, *, user_id: int, role_id: int) -> None:
         """Give a user a role; assigning it again changes nothing."""

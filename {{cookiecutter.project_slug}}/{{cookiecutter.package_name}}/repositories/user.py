@@ -61,7 +61,7 @@ class UserRepository(Repository[User]):
         statement = (
             select(User)
             .join(User.roles)
-            .where(Role.name == role_name)
+            .where(func.lower(Role.name) == func.lower(role_name))
             .order_by(User.id)
             .offset(skip)
             .limit(limit)

@@ -16,7 +16,17 @@ def text(*, min_length: int = 0, max_length: int) -> StringConstraints:
 
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-Skip = Annotated[int, Query(ge=0, le=MAX_ID)]
+# An offset costs a row read for every row skipped: bounded, as `after` pages at no such cost.
+MAX_SKIP = 10_000
+Skip = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=MAX_SKIP,
+        description=f"Rows to leave out from the start (at most {MAX_SKIP:,}: each costs a"
+        " read); `after` pages at the same cost on any page.",
+    ),
+]
 # Keyset pagination: the id of the last row of the previous page (0 for the first page).
 After = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=100)]

@@ -7,7 +7,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ...db.checks import ServerCheck
 {% if cookiecutter.use_cache %}
 from ..deps import DatabaseDep, UserCacheDep
 {% else %}
@@ -21,6 +24,7 @@ router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_SECONDS = 5.0
 
 CheckResult = Literal["ok", "unreachable"]
+PING = text("SELECT 1")
 
 
 class Health(BaseModel):
@@ -51,6 +55,22 @@ async def check_all(probes: Mapping[str, Awaitable[object]]) -> dict[str, CheckR
     return dict(zip(probes, results, strict=True))
 
 
+async def answers(check: ServerCheck, pool: AsyncEngine | None) -> None:
+    """The server answers the check connection or, failing that, the request pool.
+
+    What readiness judges is whether requests can be served: a server at
+    `max_connections` refuses the check's new connection while the pool's warm
+    connections go on serving, and an instance must not leave the load balancer for it.
+    """
+    try:
+        await check.ping()
+    except Exception:
+        if pool is None:
+            raise
+        async with asyncio.timeout(check.timeout), pool.connect() as connection:
+            await connection.execute(PING)
+
+
 @router.get("/health/live", response_model=Live)
 async def live() -> Live:
     """The process answers; nothing else is checked (for restarts, not for traffic)."""
@@ -66,10 +86,11 @@ async def ready(database: DatabaseDep, {% if cookiecutter.use_cache %}cache: Use
     """Each database (and cache) is checked; 503 when the primary cannot be reached.
 
     Each database is pinged over its one check connection (`db.checks`): health requests
-    arriving together share one ping, and never take a connection from the request pool.
+    arriving together share one ping. Only when that connection cannot be made is the
+    request pool asked (see `answers`).
     """
     probes: dict[str, Awaitable[object]] = {
-        name: check.ping() for name, check in database.checks.items()
+        name: answers(check, database.engines.get(name)) for name, check in database.checks.items()
     }
 {% if cookiecutter.use_cache %}
     probes["redis"] = cache.ping()

@@ -1,10 +1,12 @@
+import re
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator
 
 from ...models import Post, User
-from ...schemas.common import NO_NUL, After, IdPath, Limit, Skip
+from ...schemas.common import After, IdPath, Limit, Skip
 from ...schemas.post import PostCreate, PostRead
 from ...schemas.user import (
     UserBatch,
@@ -22,6 +24,7 @@ from ..deps import (
 {% if cookiecutter.use_cache %}
     CachedUserReaderDep,
 {% endif %}
+    RecentStatisticsDep,
     UserReaderDep,
     UserReportsDep,
     UserServiceDep,
@@ -31,7 +34,31 @@ from ..links import CREATED, PAGED, link_next_page, locate
 
 router = APIRouter(prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES)
 
-SearchTerm = Annotated[str, Query(min_length=1, max_length=100, pattern=NO_NUL)]
+# A search needs a trigram to look up: three letters or digits in a row. Shorter terms
+# ("ab", "a.b", "...") would read the whole table, whatever the indexes.
+_SEARCHABLE = re.compile(r"[^\W_]{3}")
+
+
+def _searchable(term: str) -> str:
+    if "\x00" in term:
+        raise ValueError("must not contain NUL characters")
+    if _SEARCHABLE.search(term) is None:
+        raise ValueError("must contain at least 3 letters or digits in a row")
+    return term
+
+
+SearchTerm = Annotated[
+    str,
+    Query(
+        min_length=3,
+        max_length=100,
+        description="A substring of the username, email or full name, any case; it must"
+        " hold at least 3 letters or digits in a row.",
+        # The same rule for clients (ECMA regexes: ASCII letters and digits only).
+        json_schema_extra={"pattern": "^[^\\x00]*[A-Za-z0-9]{3}[^\\x00]*$"},
+    ),
+    AfterValidator(_searchable),
+]
 # The schema's bound is the largest BULK_MAX_USERS allowed; the route applies the setting.
 BulkUsers = Annotated[UserBatch, Body(min_length=1, max_length=BULK_MAX_USERS_CEILING)]
 
@@ -121,8 +148,15 @@ async def search_users(
 
 
 @router.get("/stats", response_model=UserStatistics)
-async def user_statistics(users: UserReportsDep) -> UserStatistics:
-    return UserStatistics.model_validate(await users.statistics())
+async def user_statistics(
+    users: UserReportsDep, recent: RecentStatisticsDep, response: Response
+) -> UserStatistics:
+    """Counted at most once every `STATS_MAX_AGE_SECONDS` per process (counting reads
+    every user); `Age` says how many seconds old the answer is."""
+    statistics, age = await recent.get(users.statistics)
+    response.headers["Age"] = str(int(age))
+    response.headers["Cache-Control"] = f"max-age={max(0, int(recent.max_age - age))}"
+    return UserStatistics.model_validate(statistics)
 
 
 @router.get("/post-counts", response_model=list[UserPostCount], responses=error_responses())
