@@ -36,6 +36,8 @@ REFERENCES = {
     "asyncpg": "benchmarks.apps.raw_asyncpg:app",
     "orm": "benchmarks.apps.orm:app",
 }
+# Clients searching all along in the get_under_search scenario.
+SEARCHERS = 8
 # name -> what is requested; the Lua script of the same name builds the requests.
 SCENARIOS = {
     "get": "GET /users/{id}, uncached",
@@ -45,14 +47,18 @@ SCENARIOS = {
     "skip_last": "GET /users?skip=<last page>&limit=100",
     "details": "GET /users/{id}/details",
     "stats": "GET /users/stats",
+    "search": "GET /users/search?q=<no match>&limit=20",
+    "get_under_search": f"GET /users/{{id}}, uncached, while {SEARCHERS} clients search",
     "create_post": "POST /users/{id}/posts",
     "create_user": "POST /users",
     "bulk_create": f"POST /users/bulk ({report.BULK} users)",
 }
 # Scenarios the reference apps do not implement.
-REFERENCE_SKIPS = {"get_cached", "details"}
+REFERENCE_SKIPS = {"get_cached", "details", "search", "get_under_search"}
+# Scenarios whose requests another scenario's script builds.
+SCRIPTS = {"get_under_search": "get"}
 # Scenarios served from the 1,000,000-user database with --million.
-MILLION_SCENARIOS = ("list", "keyset_last", "skip_last")
+MILLION_SCENARIOS = ("list", "keyset_last", "skip_last", "search", "stats", "get_under_search")
 MILLION = 1_000_000
 HOT_USERS = 100
 # The cheapest Argon2id the projects accept: the database path is what is compared.
@@ -274,9 +280,10 @@ def seed(python: Path, url: str, users: int, posts_per_user: int) -> None:
     admin(python, "sql", url, "ANALYZE")
 
 
-def million_database(config: Config, project: Path, python: Path) -> str:
+def million_database(config: Config, project: Path, python: Path, keep: set[str]) -> str:
     """The 1,000,000-user database, kept between runs; its name follows the migrations
-    that made it, so a changed schema gets a new one (and the old one is dropped)."""
+    that made it, so a changed schema gets a new one (and the old ones, except those in
+    `keep`, are dropped)."""
     migrations = project / "migrations" / "versions"
     digest = hashlib.sha256()
     for path in sorted(migrations.glob("*.py")):
@@ -293,7 +300,7 @@ def million_database(config: Config, project: Path, python: Path) -> str:
         postgres,
         "SELECT string_agg(datname, ' ') FROM pg_database WHERE datname LIKE 'bench\\_million\\_%'",
     )
-    for old in stale.split():
+    for old in set(stale.split()) - keep:
         admin(python, "sql", postgres, f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
     log(f"seeding {MILLION:,} users into {name} (once)")
     fresh_database(config, python, name)
@@ -392,7 +399,7 @@ def wrk_script(scenario: str, users: int, workdir: Path) -> Path:
         f"USERS = {users}\nHOT = {HOT_USERS}\nBULK = {report.BULK}\n"
         f'RUN = "b{secrets.token_hex(5)}"\nmath.randomseed({secrets.randbits(31)})\n'
     )
-    parts = [header, (WRK_DIR / f"{scenario}.lua").read_text()]
+    parts = [header, (WRK_DIR / f"{SCRIPTS.get(scenario, scenario)}.lua").read_text()]
     if scenario.startswith("get"):
         parts.append((WRK_DIR / "counting.lua").read_text())
     parts.append((WRK_DIR / "report.lua").read_text())
@@ -406,7 +413,7 @@ def prepare(app: App, scenario: str, redis_python: Path | None, redis_url: str) 
     """A cold cache before the uncached GET; the hot users read once before the cached one."""
     if app.cache_prefix is None or redis_python is None:
         return
-    if scenario in ("get", "get_cached"):
+    if scenario in ("get", "get_cached", "get_under_search"):
         admin(redis_python, "clear-redis", redis_url, app.cache_prefix)
     if scenario == "get_cached":
         for user_id in range(1, HOT_USERS + 1):
@@ -426,24 +433,38 @@ def settle(pid: int, *, idle_share: float = 0.05, window: float = 0.25) -> float
     return time.perf_counter() - began
 
 
+def wrk_command(concurrency: int, duration: int, script: Path) -> list[str]:
+    return [
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+    ]
+
+
 def load(app: App, scenario: str, concurrency: int, config: Config) -> dict[str, Any]:
     assert app.process is not None
     script = wrk_script(scenario, app.users, config.workdir)
     pid = app.process.pid
     cpu_before = cpu_seconds(pid)
-    output = check(
-        [
-            "wrk",
-            "-t1",
-            f"-c{concurrency}",
-            f"-d{config.duration}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            app.url,
-        ]
-    )
+    searchers = None
+    if scenario == "get_under_search":
+        # Searches all along, on connections of their own; only the reads are measured.
+        search = wrk_script("search", app.users, config.workdir)
+        searchers = subprocess.Popen(
+            [*wrk_command(SEARCHERS, config.duration + 2, search), app.url],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(1)
+    try:
+        output = check([*wrk_command(concurrency, config.duration, script), app.url])
+    finally:
+        if searchers is not None:
+            searchers.wait(timeout=config.duration + 30)
     cpu = cpu_seconds(pid) - cpu_before
     settle(pid)
     line = next(line for line in output.splitlines() if line.startswith("BENCH_RESULT "))
@@ -496,6 +517,8 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
     redis_python: Path | None = None
     token = secrets.token_hex(4)
     first: tuple[Path, Path] | None = None
+    # The 1,000,000-user databases this run uses (one per schema).
+    millions: set[str] = set()
     for bake_ in config.bakes:
         log(f"baking {bake_.name}")
         project, python, package = bake(config, bake_)
@@ -540,8 +563,9 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
                         prefix,
                     )
                 )
-        if config.million and bake_ is config.bakes[0]:
-            million = million_database(config, project, python)
+        if config.million:
+            million = million_database(config, project, python, keep=millions)
+            millions.add(million)
             million_prefix = prefix and f"{prefix}1m:"
             env_million = dict(env, DATABASE_URL=database_url(config, million))
             if million_prefix:

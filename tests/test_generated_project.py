@@ -1,7 +1,8 @@
-"""Install a baked project into a fresh venv, migrate it and run its own tests.
+"""Install a baked project into a fresh venv, migrate it and run its own tests, which must
+leave nothing behind: no key in the Redis and no database on the server they were given.
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), Redis on 127.0.0.1:6379
-for the project's own tests, and network access to the package index. ruff and
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), `redis-server` (each
+project's tests get a Redis of their own), and network access to the package index. ruff and
 mypy --strict run on every combination in test_bake.py, so they are not repeated here.
 The STREAMING_* variables of .ci/streaming-replica reach the projects' tests through
 the environment; their tests/test_pgbouncer.py needs the `pgbouncer` program (.ci/run
@@ -9,8 +10,10 @@ installs it).
 """
 
 import os
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +55,8 @@ class Project:
     path: Path
     python: Path
     env: dict[str, str]
+    # The port of the Redis the project's tests are given (REDIS_URL).
+    redis_port: int = 0
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `python -m <args>` with the project's venv, in the project directory."""
@@ -68,6 +73,78 @@ class Project:
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
     return f"$ {' '.join(result.args)}\n{result.stdout}\n{result.stderr}"
+
+
+# The names of the databases on the server, one a line.
+DATABASES_SCRIPT = """
+import asyncio, sys
+import asyncpg
+
+async def main() -> None:
+    connection = await asyncpg.connect(sys.argv[1])
+    try:
+        for row in await connection.fetch("SELECT datname FROM pg_database"):
+            print(row[0])
+    finally:
+        await connection.close()
+
+asyncio.run(main())
+"""
+
+
+def server_databases(python: Path) -> set[str]:
+    result = subprocess.run(
+        [str(python), "-c", DATABASES_SCRIPT, f"{SERVER_URL}/postgres"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, output(result)
+    return set(result.stdout.split())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextmanager
+def private_redis() -> Iterator[int]:
+    """A Redis of its own on a free port (no persistence), stopped afterwards."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            if redis_cli(port, "ping") == "PONG":
+                break
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def redis_cli(port: int, *command: str) -> str:
+    result = subprocess.run(
+        ["redis-cli", "-p", str(port), *command], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip()
 
 
 def admin_sql(python: Path, statement: str) -> None:
@@ -149,7 +226,9 @@ def project(
     request: pytest.FixtureRequest, cookies_session: Any, venv: tuple[Path, dict[str, str]]
 ) -> Iterator[Project]:
     """A baked project installed with `pip install -e '.[dev]'`, with a scratch database."""
-    with installed_project(cookies_session, venv, request.param) as project:
+    # A name of its own: the databases its tests make are told apart from other runs'.
+    context = {**request.param, "project_name": f"Run {uuid4().hex[:8]}"}
+    with installed_project(cookies_session, venv, context) as project:
         yield project
 
 
@@ -173,7 +252,9 @@ def installed_project(
     admin_sql(python, f'CREATE DATABASE "{database}"')
     env["DATABASE_URL"] = f"{SERVER_URL}/{database}"
     try:
-        yield Project(path, python, env)
+        with private_redis() as redis_port:
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+            yield Project(path, python, env, redis_port)
     finally:
         admin_sql(python, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
@@ -196,6 +277,10 @@ def test_steps(project: Project) -> None:
     for step in STEPS:
         result = project.run(*step)
         assert result.returncode == 0, output(result)
+    # Nothing left behind: a dev server on the same Redis and server sees no test's data.
+    assert redis_cli(project.redis_port, "dbsize") == "0", redis_cli(project.redis_port, "--scan")
+    package = project.path.name.replace("-", "_")
+    assert not [name for name in server_databases(project.python) if package in name]
     if STREAMING_REPLICA_AVAILABLE:
         # With the streaming servers at hand (.ci/run starts them), their tests must run.
         skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]

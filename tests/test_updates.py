@@ -1,4 +1,5 @@
-"""cruft: a project generated with soft delete off takes it later, its database included.
+"""cruft: a project generated with soft delete off takes it later, its database included,
+after revisions of its own (the template's revision runs after them: no merge by hand).
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), git, and network access
 to the package index.
@@ -136,7 +137,7 @@ def project(tmp_path: Path, template_repo: Path) -> tuple[Path, Path]:
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)], tmp_path)
     python = venv / "bin" / "python"
-    run([str(python), "-m", "pip", "install", "-q", "-e", "."], path, ENV)
+    run([str(python), "-m", "pip", "install", "-q", "-e", ".[dev]"], path, ENV)
     return path, python
 
 
@@ -159,6 +160,9 @@ def test_turning_soft_delete_on_later_keeps_the_users(
     env = ENV | {"DATABASE_URL": database_url}
     run([str(python), "-m", "alembic", "upgrade", "head"], path, env)
     run([str(python), "-c", WRITE_USERS, database_url], path, env)
+    # A revision of the project's own, as "Adding a resource" makes one.
+    run([str(python), "-m", "alembic", "revision", "-m", "add notes"], path, env)
+    run([str(python), "-m", "alembic", "upgrade", "head"], path, env)
     run(["git", "init", "-q"], path)
     commit_all(path, "generated")
 
@@ -170,8 +174,14 @@ def test_turning_soft_delete_on_later_keeps_the_users(
 
     run([str(python), "-m", "alembic", "upgrade", "head"], path, env)
     run([str(python), "-m", "alembic", "check"], path, env)
+    heads = run([str(python), "-m", "alembic", "heads"], path, env).split()
+    assert heads == ["0003", "(head)"]
     lines = run([str(python), "-c", SOFT_DELETE_ONE], path, env).splitlines()
     assert lines == ["('Ada', False);('grace', False)", "grace", "Ada;grace"]
+
+    # The project's own migration tests, with its revision and soft delete's.
+    migration_tests = ["tests/test_migrations.py", "tests/test_soft_delete_migration.py"]
+    run([str(python), "-m", "pytest", "-q", "-p", "no:randomly", *migration_tests], path, env)
 
     commit_all(path, "soft delete on")
     assert cruft("check", cwd=path).returncode == 0

@@ -21,6 +21,9 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+{% if cookiecutter.use_cache %}
+from redis.asyncio import Redis
+{% endif %}
 from sqlalchemy import URL, Connection, NullPool, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -223,9 +226,19 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     async with app.router.lifespan_context(app):
         yield app
 {% if cookiecutter.use_cache %}
-        redis = app.state.user_cache.redis
-        async for key in redis.scan_iter(match=f"{CACHE_PREFIX}:*"):
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def leave_no_cache_keys() -> AsyncIterator[None]:
+    """Every key this run wrote under CACHE_PREFIX (its apps' and its servers'), deleted at
+    the end: a dev server on the same Redis never serves a test's user."""
+    yield
+    redis = Redis.from_url(Settings().redis_url.get_secret_value())
+    try:
+        async for key in redis.scan_iter(match=f"{CACHE_PREFIX}:*", count=1000):
             await redis.delete(key)
+    finally:
+        await redis.aclose()
 {% endif %}
 
 
@@ -296,7 +309,13 @@ def process_environment(env: dict[str, str]) -> dict[str, str]:
     """This environment with `env` on top, for the project's scripts: this interpreter's
     directory (the virtualenv's, with uvicorn and alembic) first on PATH."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+{% if cookiecutter.use_cache %}
+    # Under this run's prefix, deleted at the end (`leave_no_cache_keys`).
+    ours = {"CACHE_KEY_PREFIX": f"{CACHE_PREFIX}:server-{uuid4().hex[:8]}"}
+    return os.environ | ours | env | {"PATH": path}
+{% else %}
     return os.environ | env | {"PATH": path}
+{% endif %}
 
 
 @asynccontextmanager

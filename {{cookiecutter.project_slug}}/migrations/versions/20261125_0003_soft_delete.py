@@ -4,7 +4,7 @@ Existing users stay live (is_deleted false). The downgrade refuses while soft-de
 exist: removing the flag would bring them back to life, so delete or restore them first.
 
 Revision ID: 0003
-Revises: 0002
+Revises: placed after the project's revisions (db/placement.py); 0002 before placement
 Create Date: 2026-11-25
 """
 
@@ -13,8 +13,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from {{ cookiecutter.package_name }}.db.placement import placed
+
 revision: str = "0003"
-down_revision: str | None = "0002"
+# A feature that may be switched on long after the project's own revisions: it runs
+# after them (before placement existed it followed 0002, where databases keep it).
+down_revision: str | Sequence[str] | None = placed(revision, __file__, was_after="0002")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,7 +7,7 @@ built with CREATE INDEX CONCURRENTLY (writes go on meanwhile); this commits the 
 before it, and a build that fails leaves an invalid index, which the next run replaces.
 
 Revision ID: 0004
-Revises: {{ "0003" if cookiecutter.use_soft_delete else "0002" }}
+Revises: placed after the project's revisions (db/placement.py)
 Create Date: 2026-12-06
 """
 
@@ -16,8 +16,11 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from {{ cookiecutter.package_name }}.db.placement import placed
+
 revision: str = "0004"
-down_revision: str | None = {{ '"0003"' if cookiecutter.use_soft_delete else '"0002"' }}
+# Arrives with a template update, after the project's own revisions.
+down_revision: str | Sequence[str] | None = placed(revision, __file__)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
