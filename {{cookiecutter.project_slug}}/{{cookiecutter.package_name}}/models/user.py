@@ -87,6 +87,8 @@ for _column in (User.username, User.email, User.full_name):
         _column,
         postgresql_using="gin",
         postgresql_ops={_column.key: "gin_trgm_ops"},
+        # No pending list: see migrations/versions/*_0004_*.py.
+        postgresql_with={"fastupdate": "off"},
     )
 
 
