@@ -78,7 +78,15 @@ def test_passwords_do_not_show_in_repr_or_url_strings() -> None:
     assert "topsecret" not in str(settings.model_dump())
 
 
-@pytest.mark.parametrize(("name", "value"), [("db_pool_size", 0), ("db_ssl_mode", "sometimes")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("db_pool_size", 0),
+        ("db_ssl_mode", "sometimes"),
+        ("max_request_body_bytes", 0),
+        ("request_body_timeout_seconds", 0),
+    ],
+)
 def test_out_of_range_settings_are_rejected(name: str, value: object) -> None:
     with pytest.raises(ValidationError, match=name):
         Settings.model_validate({name: value})
