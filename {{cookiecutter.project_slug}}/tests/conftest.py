@@ -243,10 +243,12 @@ async def leave_no_cache_keys() -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
+async def client_for(
+    app: FastAPI, session: AsyncSession, *, root_path: str = ""
+) -> AsyncIterator[AsyncClient]:
     """An HTTP client of `app` whose requests get sessions of their own, of the classes
     production uses (read-only, routing), on `session`'s connection: what they commit
-    stays inside the test's transaction."""
+    stays inside the test's transaction. `root_path`: the app is served under that path."""
     connection = session.bind
     assert isinstance(connection, AsyncConnection)
     on_test_connection = app.state.database.on(connection)
@@ -261,7 +263,7 @@ async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[Async
     # A new namespace serves nothing until sealed: now, not at the guard's next round.
     await app.state.cache_guard.check()
 {% endif %}
-    transport = ASGITransport(app=app)
+    transport = ASGITransport(app=app, root_path=root_path)
     try:
         async with AsyncClient(transport=transport, base_url="http://test") as client:
             yield client

@@ -82,7 +82,10 @@ async def test_created_resources_document_their_location(client: AsyncClient) ->
         for method, operation in operations.items():
             created = operation["responses"].get("201")
             if created is not None and path != "/users/bulk":
-                assert "Location" in created.get("headers", {}), (method, path)
+                location = created.get("headers", {}).get("Location")
+                assert location is not None, (method, path)
+                # A relative reference unless PUBLIC_BASE_URL is set.
+                assert location["schema"]["format"] == "uri-reference", (method, path)
 
 
 async def test_the_bulk_limit_documented_is_the_setting(
