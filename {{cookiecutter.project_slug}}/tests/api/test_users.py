@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.models import {% if not cookiecutter.use_soft_delete %}Post, {% endif %}User, UserProfile
+from {{ cookiecutter.package_name }}.schemas.user import ProfileCreate
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from tests.conftest import recorded_statements
 from tests.factories import PASSWORD, make_post, make_role, make_user, user_payload
@@ -267,6 +268,30 @@ async def test_create_user_with_invalid_profile_is_422(
     response = await client.post(app.url_path_for("create_user_with_profile"), json=payload)
     assert response.status_code == 422
     assert await count_users(session) == 0
+
+
+@pytest.mark.parametrize(
+    "timezone", ["posix/Europe/Rome", "right/Europe/Rome", "Europe/Rome/", "europe/rome"]
+)
+async def test_only_documented_time_zones_are_accepted(
+    client: AsyncClient, app: FastAPI, timezone: str
+) -> None:
+    payload = {"user": user_payload(), "profile": {"timezone": timezone}}
+
+    response = await client.post(app.url_path_for("create_user_with_profile"), json=payload)
+
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "profile", "timezone"]
+    assert problem["msg"] == "Value error, unknown time zone (an IANA name such as Europe/Rome)"
+
+
+def test_every_documented_time_zone_is_accepted() -> None:
+    documented = ProfileCreate.model_json_schema()["properties"]["timezone"]["enum"]
+
+    assert "Europe/Rome" in documented
+    for name in documented:
+        assert ProfileCreate(timezone=name).timezone == name
 
 
 # GET /users
