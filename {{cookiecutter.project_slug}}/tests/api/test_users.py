@@ -54,6 +54,57 @@ async def test_create_user_returns_the_user_without_password(
     assert await hasher.verify(PASSWORD, stored.hashed_password)
 
 
+@pytest.mark.parametrize(
+    "email",
+    [
+        "\u0441onf@example.com",  # Cyrillic es
+        "conf@ex\u0430mple.com",  # Cyrillic a
+        "c\u03bfnf@example.com",  # Greek omicron
+        "a@b\u00fccher.example",  # a Unicode domain (accepted in punycode)
+    ],
+)
+async def test_emails_outside_ascii_are_refused(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, email: str
+) -> None:
+    response = await client.post(app.url_path_for("create_user"), json=user_payload(email=email))
+
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "email"]
+    assert problem["msg"].startswith("Value error, must contain only ASCII characters")
+    assert await count_users(session) == 0
+
+
+@pytest.mark.parametrize(
+    ("email", "stored"),
+    [
+        # Fullwidth forms fold to ASCII (NFKC): the same address as the ASCII one.
+        ("\uff43\uff4f\uff4e\uff46\uff20\uff45xample.com", "conf@example.com"),
+        ("user@xn--bcher-kva.example", "user@xn--bcher-kva.example"),
+    ],
+)
+async def test_emails_are_stored_in_ascii(
+    client: AsyncClient, app: FastAPI, email: str, stored: str
+) -> None:
+    response = await client.post(app.url_path_for("create_user"), json=user_payload(email=email))
+
+    assert response.status_code == 201, response.text
+    assert response.json()["email"] == stored
+
+
+async def test_a_fullwidth_copy_of_an_email_is_taken(client: AsyncClient, app: FastAPI) -> None:
+    first = await client.post(
+        app.url_path_for("create_user"), json=user_payload(email="twin@example.com")
+    )
+    copy = await client.post(
+        app.url_path_for("create_user"),
+        json=user_payload(email="\uff54\uff57\uff49\uff4e@example.com"),
+    )
+
+    assert first.status_code == 201
+    assert (copy.status_code, copy.json()["code"]) == (409, "email_taken")
+
+
 async def test_created_users_are_located(client: AsyncClient, app: FastAPI) -> None:
     single = await client.post(app.url_path_for("create_user"), json=user_payload())
     with_profile = await client.post(
@@ -544,7 +595,14 @@ async def test_update_to_taken_username_is_409(
 
 @pytest.mark.parametrize(
     "changes",
-    [{"username": None}, {"email": None}, {"is_active": None}, {"password": "short"}, {"id": 5}],
+    [
+        {"username": None},
+        {"email": None},
+        {"email": "\u0441onf@example.com"},
+        {"is_active": None},
+        {"password": "short"},
+        {"id": 5},
+    ],
 )
 async def test_invalid_update_is_422(
     client: AsyncClient, app: FastAPI, session: AsyncSession, changes: dict[str, Any]

@@ -1,10 +1,12 @@
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, validate_email
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     EmailStr,
     Field,
     StrictBool,
@@ -23,7 +25,25 @@ EMAIL_MAX_LENGTH = 100
 TIME_ZONES = frozenset(available_timezones())
 
 
+def _ascii_email(value: object) -> object:
+    """Fold compatibility forms (a fullwidth e, U+FF45, is e), then refuse any other
+    character outside ASCII: a letter that only looks like an ASCII one (Cyrillic a,
+    U+0430) would make a second account look like the first, as usernames cannot."""
+    if not isinstance(value, str):
+        return value
+    folded = unicodedata.normalize("NFKC", value)
+    if not folded.isascii():
+        raise ValueError(
+            "must contain only ASCII characters (letters that merely look like ASCII ones"
+            " are refused; write an internationalised domain in punycode, xn--...)"
+        )
+    return folded
+
+
 def _normalise_email(email: str) -> str:
+    if not email.isascii():
+        # A punycode domain (xn--...) comes back from EmailStr in Unicode: keep it ASCII.
+        email = validate_email(email, check_deliverability=False).ascii_email or email
     if len(email) > EMAIL_MAX_LENGTH:
         raise ValueError(f"must be at most {EMAIL_MAX_LENGTH} characters")
     return email.lower()
@@ -48,11 +68,17 @@ SPECIAL_USE_DOMAIN = "[@.](" + "|".join(map(_any_case, SPECIAL_USE_DOMAIN_NAMES)
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
 ]
-# Stored lower-cased, so uniqueness does not depend on letter case.
+# ASCII only (see `_ascii_email`); stored lower-cased, so uniqueness does not depend on
+# letter case.
 Email = Annotated[
     EmailStr,
+    BeforeValidator(_ascii_email),
     AfterValidator(_normalise_email),
-    Field(json_schema_extra={"not": {"pattern": SPECIAL_USE_DOMAIN}}),
+    Field(
+        description="ASCII only, after folding fullwidth forms (NFKC); an internationalised"
+        " domain in punycode (xn--...). Stored lower-cased.",
+        json_schema_extra={"not": {"pattern": SPECIAL_USE_DOMAIN}},
+    ),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 FullName = Annotated[str, text(max_length=100)]
