@@ -23,6 +23,7 @@ from ..db.errors import (
     is_connection_error,
     is_statement_timeout,
     sqlstate,
+    unreachable_reason,
 )
 from ..db.transaction import domain_error
 from ..errors import ConflictError, DomainError, NotFoundError
@@ -161,8 +162,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_connection_error(exc):
-        # The class name only: driver messages can carry host names and user names.
-        logger.error("database unavailable: %s", type(exc).__name__)
+        # Why, without the driver's message: it can carry host names and user names.
+        logger.error("database unavailable: %s", unreachable_reason(exc))
         return _error(
             status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE, "database_unavailable"
         )
