@@ -6,6 +6,7 @@ rolled back afterwards; the code under test commits to savepoints inside it.
 """
 
 import asyncio
+import logging
 import os
 import socket
 import sys
@@ -281,6 +282,17 @@ async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClie
 
 
 {% if cookiecutter.use_cache %}
+@pytest.fixture
+def sqlalchemy_log_levels() -> Iterator[None]:
+    """The levels SQLAlchemy's loggers are given in the test (engines set them from
+    DB_ECHO and DB_ECHO_POOL) are undone afterwards."""
+    names = ("sqlalchemy", "sqlalchemy.engine", "sqlalchemy.pool")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     """A Redis of the test's own, started, stopped afterwards."""

@@ -227,6 +227,7 @@ async def test_tls_is_not_attempted_unless_asked_for(database_url: URL) -> None:
     assert sent["dsn"] == "postgresql://?sslmode=prefer&sslrootcert=%2Fetc%2Fssl%2Fcerts%2Fca.pem"
 
 
+@pytest.mark.usefixtures("sqlalchemy_log_levels")
 async def test_echo_logs_show_no_parameter_values(
     database_url: URL, caplog: pytest.LogCaptureFixture
 ) -> None:
