@@ -281,7 +281,6 @@ async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClie
         yield client
 
 
-{% if cookiecutter.use_cache %}
 @pytest.fixture
 def sqlalchemy_log_levels() -> Iterator[None]:
     """The levels SQLAlchemy's loggers are given in the test (engines set them from
@@ -293,6 +292,7 @@ def sqlalchemy_log_levels() -> Iterator[None]:
         logging.getLogger(name).setLevel(level)
 
 
+{% if cookiecutter.use_cache %}
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     """A Redis of the test's own, started, stopped afterwards."""

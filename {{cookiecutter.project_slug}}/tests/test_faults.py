@@ -264,6 +264,8 @@ async def test_a_wrong_password_is_503(
                 async with fault_client(settings_for(wrong)) as client:
                     await assert_unavailable(client, caplog)
                 assert role not in caplog.text
+                reason = "invalid password (SQLSTATE 28P01, InvalidPasswordError)"
+                assert set(unavailable_reasons(caplog)) == {reason}
                 return
     pytest.skip(
         "this server trusts every login: set STREAMING_PRIMARY_URL to one that asks for"
