@@ -6,6 +6,7 @@ rolled back afterwards; the code under test commits to savepoints inside it.
 """
 
 import asyncio
+import logging
 import os
 import socket
 import sys
@@ -243,10 +244,12 @@ async def leave_no_cache_keys() -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
+async def client_for(
+    app: FastAPI, session: AsyncSession, *, root_path: str = ""
+) -> AsyncIterator[AsyncClient]:
     """An HTTP client of `app` whose requests get sessions of their own, of the classes
     production uses (read-only, routing), on `session`'s connection: what they commit
-    stays inside the test's transaction."""
+    stays inside the test's transaction. `root_path`: the app is served under that path."""
     connection = session.bind
     assert isinstance(connection, AsyncConnection)
     on_test_connection = app.state.database.on(connection)
@@ -261,7 +264,7 @@ async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[Async
     # A new namespace serves nothing until sealed: now, not at the guard's next round.
     await app.state.cache_guard.check()
 {% endif %}
-    transport = ASGITransport(app=app)
+    transport = ASGITransport(app=app, root_path=root_path)
     try:
         async with AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
@@ -276,6 +279,17 @@ async def client_for(app: FastAPI, session: AsyncSession) -> AsyncIterator[Async
 async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
     async with client_for(app, session) as client:
         yield client
+
+
+@pytest.fixture
+def sqlalchemy_log_levels() -> Iterator[None]:
+    """The levels SQLAlchemy's loggers are given in the test (engines set them from
+    DB_ECHO and DB_ECHO_POOL) are undone afterwards."""
+    names = ("sqlalchemy", "sqlalchemy.engine", "sqlalchemy.pool")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 {% if cookiecutter.use_cache %}

@@ -264,11 +264,97 @@ async def test_a_wrong_password_is_503(
                 async with fault_client(settings_for(wrong)) as client:
                     await assert_unavailable(client, caplog)
                 assert role not in caplog.text
+                reason = "invalid password (SQLSTATE 28P01, InvalidPasswordError)"
+                assert set(unavailable_reasons(caplog)) == {reason}
                 return
     pytest.skip(
         "this server trusts every login: set STREAMING_PRIMARY_URL to one that asks for"
         " passwords (.ci/streaming-replica's does); the fake-server case covers 28P01"
     )
+
+
+# A user name of its own, to look for in the logs.
+STRANGER = f"who_{uuid4().hex[:12]}"
+
+
+def unavailable_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What each "database unavailable" line logged said was the reason."""
+    prefix = "database unavailable: "
+    return [
+        record.getMessage().removeprefix(prefix)
+        for record in caplog.records
+        if record.getMessage().startswith(prefix)
+    ]
+
+
+async def assert_logged_reason(
+    settings: Settings, caplog: pytest.LogCaptureFixture, reason: str
+) -> None:
+    """Requests answer 503, and each logs a reason starting with `reason`, never the
+    password or the user name."""
+    async with fault_client(settings) as client:
+        await assert_unavailable(client, caplog)
+    reasons = unavailable_reasons(caplog)
+    assert len(reasons) == 2
+    for logged in reasons:
+        assert logged.startswith(reason), logged
+    assert SECRET not in caplog.text
+    assert STRANGER not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message", "reason"),
+    [
+        ("28P01", "password authentication failed for user", "invalid password"),
+        ("53300", "sorry, too many clients already", "too many connections"),
+        ("3D000", "database does not exist", "database missing"),
+        ("57P03", "the database system is starting up", "server starting up or shutting down"),
+        ("08006", "connection failure", "connection failure"),
+    ],
+)
+async def test_a_refused_login_logs_its_sqlstate_and_reason(
+    database_url: URL, caplog: pytest.LogCaptureFixture, sqlstate: str, message: str, reason: str
+) -> None:
+    async with fake_server(error_response(sqlstate, f"{message} {STRANGER}")) as port:
+        url = database_url.set(host="127.0.0.1", port=port, username=STRANGER, password=SECRET)
+        await assert_logged_reason(settings_for(url), caplog, f"{reason} (SQLSTATE {sqlstate}, ")
+
+
+async def test_a_closed_port_logs_refused(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = database_url.set(host="127.0.0.1", port=free_port(), username=STRANGER, password=SECRET)
+    reason = "refused (ConnectionRefusedError, ECONNREFUSED)"
+    await assert_logged_reason(settings_for(url), caplog, reason)
+
+
+async def test_a_server_that_never_answers_logs_a_timeout(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with fake_server(None) as port:
+        url = database_url.set(host="127.0.0.1", port=port, username=STRANGER, password=SECRET)
+        settings = settings_for(url).model_copy(update={"db_connect_timeout": 0.5})
+        await assert_logged_reason(settings, caplog, "timeout (TimeoutError)")
+
+
+async def test_a_missing_database_is_503_and_logged_as_missing(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = database_url.set(database=f"gone_{uuid4().hex[:12]}", password=SECRET)
+    reason = "database missing (SQLSTATE 3D000, InvalidCatalogNameError)"
+    await assert_logged_reason(settings_for(url), caplog, reason)
+
+
+async def test_a_role_over_its_connection_limit_logs_too_many_connections(
+    server: DatabaseServer, database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    await server.execute(database_url, f"CREATE ROLE {STRANGER} LOGIN CONNECTION LIMIT 0")
+    try:
+        url = database_url.set(username=STRANGER, password=SECRET)
+        reason = "too many connections (SQLSTATE 53300, TooManyConnectionsError)"
+        await assert_logged_reason(settings_for(url), caplog, reason)
+    finally:
+        await server.execute(database_url, f"DROP ROLE {STRANGER}")
 
 
 async def test_an_exhausted_pool_is_503_after_the_pool_timeout(

@@ -3,6 +3,7 @@
 import asyncio
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -15,8 +16,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import URL
+from sqlalchemy import URL, text
 
+from {{ cookiecutter.package_name }}.db.checks import ServerCheck
 from {{ cookiecutter.package_name }}.logs import (
     REQUEST_ID_HEADER,
     LogSettings,
@@ -152,3 +154,92 @@ def test_library_chatter_stays_below_info(level: str, chatty: bool) -> None:
     )
     assert ("setup plugin" in result.stderr) is chatty, result.stderr
     assert result.stdout.strip() == str(chatty)
+
+
+# A fresh interpreter, configured as the app configures itself: one query on an engine
+# built from the environment's settings.
+ONE_QUERY = """
+import asyncio
+from sqlalchemy import text
+import {{ cookiecutter.package_name }}.main
+from {{ cookiecutter.package_name }}.db.engine import create_engine
+from {{ cookiecutter.package_name }}.settings import get_settings
+
+async def main():
+    settings = get_settings()
+    engine = create_engine(settings.primary_url, settings, role="primary")
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 4242 AS echoed"))
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+def test_echoed_sql_and_pool_lines_come_once_each_in_the_log_format(database_url: URL) -> None:
+    env = {
+        "DATABASE_URL": database_url.render_as_string(hide_password=False),
+        "DB_ECHO": "true",
+        "DB_ECHO_POOL": "true",
+        "LOG_FORMAT": "json",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-c", ONE_QUERY],
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    # Nothing of SQLAlchemy's own handler (stdout, plain text); every line JSON.
+    assert result.stdout == ""
+    lines = json_lines(result.stderr)
+    echoed = [line for line in lines if "SELECT 4242" in line["event"]]
+    assert [line["logger"] for line in echoed] == ["sqlalchemy.engine.Engine"]
+    assert any(line["logger"].startswith("sqlalchemy.pool") for line in lines)
+
+
+@pytest.mark.usefixtures("sqlalchemy_log_levels")
+@pytest.mark.parametrize(
+    "sql_shown",
+    # DB_ECHO, or SQLAlchemy's loggers turned up to INFO by a logging configuration.
+    ["db_echo", "sqlalchemy_logger"],
+)
+async def test_a_server_that_is_down_does_not_fill_the_log_with_pool_lines(
+    database_url: URL, caplog: pytest.LogCaptureFixture, sql_shown: str
+) -> None:
+    settings = settings_for(database_url.set(port=free_port()))
+    if sql_shown == "db_echo":
+        settings = settings.model_copy(update={"db_echo": True})
+    else:
+        logging.getLogger("sqlalchemy").setLevel(logging.INFO)
+    caplog.set_level(logging.DEBUG)
+    # A standby check: each failure disposes of its pool (SQLAlchemy logs two lines there).
+    check = ServerCheck.for_url(settings.primary_url, settings, role="replica")
+    try:
+        for _ in range(3):
+            with pytest.raises(Exception, match="Refused"):
+                await check.scalar(text("SELECT 1"))
+    finally:
+        await check.dispose()
+
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("sqlalchemy.pool")] == []
+
+
+def test_json_tracebacks_carry_no_local_variables(json_logs: io.StringIO) -> None:
+    def log_in_a_frame_holding_a_secret(password: str) -> None:
+        try:
+            raise ValueError("something failed")
+        except ValueError:
+            logging.getLogger(f"{APP_LOGGERS}tests").exception("it failed")
+
+    log_in_a_frame_holding_a_secret("frame-local-secret")
+
+    (line,) = [line for line in json_lines(json_logs.getvalue()) if line["event"] == "it failed"]
+    (exception,) = line["exception"]
+    assert exception["exc_type"] == "ValueError"
+    assert exception["frames"]
+    assert all("locals" not in frame for frame in exception["frames"])
+    assert "frame-local-secret" not in json_logs.getvalue()

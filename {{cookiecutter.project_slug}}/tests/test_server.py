@@ -1,6 +1,9 @@
 """The contract over real HTTP: uvicorn serving the app on a database of its own."""
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -20,6 +23,68 @@ async def base_url(server: DatabaseServer) -> AsyncIterator[str]:
 
 async def test_every_contract_row_over_http(base_url: str) -> None:
     await check_contract(base_url)
+
+
+# Body limits of the server below.
+BODY_LIMIT_ENV = {"MAX_REQUEST_BODY_BYTES": "1000", "REQUEST_BODY_TIMEOUT_SECONDS": "0.5"}
+# Long enough for any answer on a slow machine; waiting past it is the failure.
+NO_HANG_SECONDS = 10.0
+
+
+@pytest.fixture(scope="module")
+async def limited_base_url(server: DatabaseServer) -> AsyncIterator[str]:
+    async with (
+        server.migrated_database("bodies_my_service") as url,
+        uvicorn(url, env=BODY_LIMIT_ENV) as base,
+    ):
+        yield base
+
+
+async def raw_exchange(base_url: str, request: bytes) -> bytes:
+    """Sends `request` as is over a new connection; what the server sends until it closes it."""
+    address = urlsplit(base_url)
+    assert address.hostname is not None
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), NO_HANG_SECONDS)
+    finally:
+        writer.close()
+
+
+def post_head(headers: str) -> bytes:
+    head = f"POST /users HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{headers}"
+    return f"{head}\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        # A declared length over the limit: refused before any byte of the body is sent.
+        (post_head("Content-Length: 5000\r\n"), 413, "content_too_large"),
+        # Chunks past the limit, the body never finished.
+        (
+            post_head("Transfer-Encoding: chunked\r\n") + (b"258\r\n" + b" " * 600 + b"\r\n") * 2,
+            413,
+            "content_too_large",
+        ),
+        # Part of the declared body, then nothing.
+        (post_head("Content-Length: 100\r\n") + b'{"username": ', 408, "request_timeout"),
+    ],
+    ids=["declared-too-large", "chunked-too-large", "stalled"],
+)
+async def test_refused_bodies_are_answered_and_the_connection_closed(
+    limited_base_url: str, request_bytes: bytes, status: int, code: str
+) -> None:
+    started = time.monotonic()
+    response = await raw_exchange(limited_base_url, request_bytes)
+
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), response
+    assert b"connection: close" in head.lower()
+    assert f'"code":"{code}"'.encode() in body
+    assert time.monotonic() - started < NO_HANG_SECONDS / 2
 
 
 async def check_contract(base_url: str) -> int:

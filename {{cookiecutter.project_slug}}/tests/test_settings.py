@@ -78,10 +78,61 @@ def test_passwords_do_not_show_in_repr_or_url_strings() -> None:
     assert "topsecret" not in str(settings.model_dump())
 
 
-@pytest.mark.parametrize(("name", "value"), [("db_pool_size", 0), ("db_ssl_mode", "sometimes")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("db_pool_size", 0),
+        ("db_ssl_mode", "sometimes"),
+        ("max_request_body_bytes", 0),
+        ("request_body_timeout_seconds", 0),
+    ],
+)
 def test_out_of_range_settings_are_rejected(name: str, value: object) -> None:
     with pytest.raises(ValidationError, match=name):
         Settings.model_validate({name: value})
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("https://api.example.com", "https://api.example.com"),
+        ("https://api.example.com/", "https://api.example.com"),
+        ("http://10.0.0.7:8080/my-service/", "http://10.0.0.7:8080/my-service"),
+    ],
+)
+def test_public_base_url_is_kept_without_its_trailing_slash(raw: str, kept: str) -> None:
+    assert Settings(public_base_url=raw).public_base_url == kept
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "api.example.com",
+        "ftp://api.example.com",
+        "https://",
+        "https://api.example.com/?x=1",
+        "https://api.example.com/#top",
+        "https://user:topsecret@api.example.com",
+        "https://api.example.com:99999",
+        "https://bücher.example",
+        "https://api.example.com/a b",
+    ],
+)
+def test_a_public_base_url_that_is_not_a_plain_http_url_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("PUBLIC_BASE_URL", raw)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as error:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+
+    message = str(error.value)
+    assert message.startswith("invalid settings: PUBLIC_BASE_URL: must be an http(s) URL")
+    assert "\n" not in message
+    assert "topsecret" not in message
 
 
 def test_ssl_mode_reaches_the_driver() -> None:
@@ -176,6 +227,7 @@ async def test_tls_is_not_attempted_unless_asked_for(database_url: URL) -> None:
     assert sent["dsn"] == "postgresql://?sslmode=prefer&sslrootcert=%2Fetc%2Fssl%2Fcerts%2Fca.pem"
 
 
+@pytest.mark.usefixtures("sqlalchemy_log_levels")
 async def test_echo_logs_show_no_parameter_values(
     database_url: URL, caplog: pytest.LogCaptureFixture
 ) -> None:

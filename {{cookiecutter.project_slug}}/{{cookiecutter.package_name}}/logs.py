@@ -64,7 +64,10 @@ def _formatter(log_format: str, processors: Sequence[Processor], colors: bool) -
     renderer: Processor
     if log_format == "json":
         renderer = structlog.processors.JSONRenderer()
-        processors = [*processors, structlog.processors.dict_tracebacks]
+        # Tracebacks as data, without each frame's local variables (structlog's
+        # `dict_tracebacks` shows them: passwords, tokens, rows).
+        tracebacks = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        processors = [*processors, structlog.processors.ExceptionRenderer(tracebacks)]
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=colors)
     return structlog.stdlib.ProcessorFormatter(

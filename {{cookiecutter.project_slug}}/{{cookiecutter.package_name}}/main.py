@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import URL
 
+from .api.bodies import BodyLimits
 from .api.errors import install_error_handlers
 from .api.openapi import install_openapi
 from .api.routes import health, roles, users
@@ -58,6 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title={{ cookiecutter.project_name | tojson }}, lifespan=lifespan)
     install_error_handlers(app)
     install_openapi(app, settings)
+    # Added first, so it is the innermost middleware: its refusals carry the request id
+    # and are counted like any other response.
+    app.add_middleware(BodyLimits)
     for feature in FEATURES:
         if feature.install is not None:
             feature.install(app)

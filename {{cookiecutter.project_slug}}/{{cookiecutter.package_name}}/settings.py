@@ -2,9 +2,16 @@
 """Settings read from the environment (and a `.env` file when present)."""
 
 from functools import lru_cache
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -47,6 +54,31 @@ def to_async_url(raw: str) -> URL:
     if url.query.get("sslmode", "disable") not in get_args(SslMode):
         raise ValueError(f"sslmode must be one of {list(get_args(SslMode))}")
     return url.set(drivername=ASYNC_DRIVER)
+
+
+def _public_base_url(value: str) -> str:
+    """An http(s) URL naming a server and optionally a path prefix, kept without its
+    trailing slash."""
+    problem = "must be an http(s) URL such as https://api.example.com"
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise ValueError(f"{problem} (ASCII only, a host name in punycode)")
+    try:
+        url = urlsplit(value)
+        # Reading the port raises for one that is not a number in range.
+        host, _port = url.hostname, url.port
+    except ValueError:
+        raise ValueError(problem) from None
+    if url.scheme not in ("http", "https") or not host:
+        raise ValueError(problem)
+    if url.username is not None or url.password is not None:
+        raise ValueError(f"{problem}, without a user name or password")
+    if url.query or url.fragment or value.endswith(("?", "#")):
+        raise ValueError(f"{problem}, without a query or fragment")
+    return value.rstrip("/")
+
+
+# Where clients reach the service; see `Settings.public_base_url`.
+PublicBaseUrl = Annotated[str, AfterValidator(_public_base_url)]
 
 
 {% if switches.standbys %}
@@ -116,6 +148,13 @@ class Settings(BaseSettings):
     stats_max_age_seconds: float = Field(default=60.0, ge=0)
     # Threads hashing passwords; the rest of the process keeps its CPU share.
     password_hash_workers: int = Field(default=2, ge=1)
+    # Largest request body in bytes; a larger one is refused (413) before it is read.
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1)
+    # Seconds a request body may stall between two of its pieces before a 408.
+    request_body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Where clients reach the service (`https://api.example.com`, a path prefix allowed);
+    # unset: `Location` and `Link` are relative. Never taken from the Host header.
+    public_base_url: PublicBaseUrl | None = None
 
 {% if cookiecutter.use_cache %}
     # Redis for the cache; while it is down the service answers from the database.

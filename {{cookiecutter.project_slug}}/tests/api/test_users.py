@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.models import {% if not cookiecutter.use_soft_delete %}Post, {% endif %}User, UserProfile
+from {{ cookiecutter.package_name }}.schemas.user import ProfileCreate
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from tests.conftest import recorded_statements
 from tests.factories import PASSWORD, make_post, make_role, make_user, user_payload
@@ -53,6 +54,57 @@ async def test_create_user_returns_the_user_without_password(
     assert await hasher.verify(PASSWORD, stored.hashed_password)
 
 
+@pytest.mark.parametrize(
+    "email",
+    [
+        "\u0441onf@example.com",  # Cyrillic es
+        "conf@ex\u0430mple.com",  # Cyrillic a
+        "c\u03bfnf@example.com",  # Greek omicron
+        "a@b\u00fccher.example",  # a Unicode domain (accepted in punycode)
+    ],
+)
+async def test_emails_outside_ascii_are_refused(
+    client: AsyncClient, app: FastAPI, session: AsyncSession, email: str
+) -> None:
+    response = await client.post(app.url_path_for("create_user"), json=user_payload(email=email))
+
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "email"]
+    assert problem["msg"].startswith("Value error, must contain only ASCII characters")
+    assert await count_users(session) == 0
+
+
+@pytest.mark.parametrize(
+    ("email", "stored"),
+    [
+        # Fullwidth forms fold to ASCII (NFKC): the same address as the ASCII one.
+        ("\uff43\uff4f\uff4e\uff46\uff20\uff45xample.com", "conf@example.com"),
+        ("user@xn--bcher-kva.example", "user@xn--bcher-kva.example"),
+    ],
+)
+async def test_emails_are_stored_in_ascii(
+    client: AsyncClient, app: FastAPI, email: str, stored: str
+) -> None:
+    response = await client.post(app.url_path_for("create_user"), json=user_payload(email=email))
+
+    assert response.status_code == 201, response.text
+    assert response.json()["email"] == stored
+
+
+async def test_a_fullwidth_copy_of_an_email_is_taken(client: AsyncClient, app: FastAPI) -> None:
+    first = await client.post(
+        app.url_path_for("create_user"), json=user_payload(email="twin@example.com")
+    )
+    copy = await client.post(
+        app.url_path_for("create_user"),
+        json=user_payload(email="\uff54\uff57\uff49\uff4e@example.com"),
+    )
+
+    assert first.status_code == 201
+    assert (copy.status_code, copy.json()["code"]) == (409, "email_taken")
+
+
 async def test_created_users_are_located(client: AsyncClient, app: FastAPI) -> None:
     single = await client.post(app.url_path_for("create_user"), json=user_payload())
     with_profile = await client.post(
@@ -63,7 +115,7 @@ async def test_created_users_are_located(client: AsyncClient, app: FastAPI) -> N
     for created in (single, with_profile):
         assert created.status_code == 201
         user_path = app.url_path_for("get_user", user_id=str(created.json()["id"]))
-        assert created.headers["location"].endswith(user_path)
+        assert created.headers["location"] == user_path
         assert (await client.get(created.headers["location"])).status_code == 200
     # Many resources, no one primary resource to point at.
     assert bulk.status_code == 201
@@ -267,6 +319,30 @@ async def test_create_user_with_invalid_profile_is_422(
     response = await client.post(app.url_path_for("create_user_with_profile"), json=payload)
     assert response.status_code == 422
     assert await count_users(session) == 0
+
+
+@pytest.mark.parametrize(
+    "timezone", ["posix/Europe/Rome", "right/Europe/Rome", "Europe/Rome/", "europe/rome"]
+)
+async def test_only_documented_time_zones_are_accepted(
+    client: AsyncClient, app: FastAPI, timezone: str
+) -> None:
+    payload = {"user": user_payload(), "profile": {"timezone": timezone}}
+
+    response = await client.post(app.url_path_for("create_user_with_profile"), json=payload)
+
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "profile", "timezone"]
+    assert problem["msg"] == "Value error, unknown time zone (an IANA name such as Europe/Rome)"
+
+
+def test_every_documented_time_zone_is_accepted() -> None:
+    documented = ProfileCreate.model_json_schema()["properties"]["timezone"]["enum"]
+
+    assert "Europe/Rome" in documented
+    for name in documented:
+        assert ProfileCreate(timezone=name).timezone == name
 
 
 # GET /users
@@ -519,7 +595,14 @@ async def test_update_to_taken_username_is_409(
 
 @pytest.mark.parametrize(
     "changes",
-    [{"username": None}, {"email": None}, {"is_active": None}, {"password": "short"}, {"id": 5}],
+    [
+        {"username": None},
+        {"email": None},
+        {"email": "\u0441onf@example.com"},
+        {"is_active": None},
+        {"password": "short"},
+        {"id": 5},
+    ],
 )
 async def test_invalid_update_is_422(
     client: AsyncClient, app: FastAPI, session: AsyncSession, changes: dict[str, Any]

@@ -23,6 +23,7 @@ from ..db.errors import (
     is_connection_error,
     is_statement_timeout,
     sqlstate,
+    unreachable_reason,
 )
 from ..db.transaction import domain_error
 from ..errors import ConflictError, DomainError, NotFoundError
@@ -47,6 +48,10 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _HTTP_ERROR_CODES = {
     status.HTTP_404_NOT_FOUND: "not_found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    # Request bodies refused by `api.bodies` (Python 3.11 and 3.12 call 413 "Request
+    # Entity Too Large").
+    status.HTTP_408_REQUEST_TIMEOUT: "request_timeout",
+    status.HTTP_413_CONTENT_TOO_LARGE: "content_too_large",
 }
 
 # Documented on every route that touches the database.
@@ -143,6 +148,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, exc.detail, _http_error_code(exc.status_code), headers)
 
 
+def http_error_response(exc: HTTPException) -> JSONResponse:
+    """An HTTP error's response (`{"detail", "code"}`) with its headers, for code that
+    answers outside the routes."""
+    code = _http_error_code(exc.status_code)
+    return _error(exc.status_code, exc.detail, code, dict(exc.headers or {}))
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Starlette logs the exception (it re-raises it after this response is sent).
     return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR, "internal_error")
@@ -150,8 +162,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_connection_error(exc):
-        # The class name only: driver messages can carry host names and user names.
-        logger.error("database unavailable: %s", type(exc).__name__)
+        # Why, without the driver's message: it can carry host names and user names.
+        logger.error("database unavailable: %s", unreachable_reason(exc))
         return _error(
             status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE, "database_unavailable"
         )

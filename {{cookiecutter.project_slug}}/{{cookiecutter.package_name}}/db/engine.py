@@ -1,5 +1,6 @@
 """Engine construction from settings."""
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 from uuid import uuid4
@@ -72,8 +73,23 @@ def _libpq_parameters(
         cparams["ssl"] = "disable"
 
 
+def log_sql(settings: Settings) -> None:
+    """DB_ECHO and DB_ECHO_POOL as the levels of SQLAlchemy's loggers, so its lines go
+    through the process's one handler (`logs.py`), once each and in LOG_FORMAT; an
+    engine's `echo=True` would add a handler of its own (every line twice, one of them
+    plain text). The pool's INFO lines ("Pool disposed", "Pool recreating": two at each
+    failed check of a server that is down) stay off without DB_ECHO_POOL, whatever the
+    `sqlalchemy` logger's level."""
+    logging.getLogger("sqlalchemy.engine").setLevel(
+        logging.INFO if settings.db_echo else logging.WARNING
+    )
+    logging.getLogger("sqlalchemy.pool").setLevel(
+        logging.DEBUG if settings.db_echo_pool else logging.WARNING
+    )
+
+
 def pool_options(settings: Settings) -> dict[str, Any]:
-    """Pool and logging options for `create_engine`, from settings."""
+    """Pool options for `create_engine`, from settings."""
     return {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
@@ -81,9 +97,7 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "pool_recycle": settings.db_pool_recycle,
         "pool_pre_ping": settings.db_pool_pre_ping,
         "pool_use_lifo": settings.db_pool_use_lifo,
-        "echo": settings.db_echo,
-        "echo_pool": settings.db_echo_pool,
-        # Echo logs and error messages show SQL, never the values (hashes, emails).
+        # Logged SQL (DB_ECHO) and error messages show SQL, never the values (hashes, emails).
         "hide_parameters": True,
     }
 
@@ -93,11 +107,7 @@ def create_engine(url: URL, settings: Settings, *, role: str, pooled: bool = Tru
 
     `pooled=False` opens a connection per use (for migrations and scripts).
     """
-    options = (
-        pool_options(settings)
-        if pooled
-        else {"poolclass": NullPool, "echo": settings.db_echo, "hide_parameters": True}
-    )
+    options = pool_options(settings) if pooled else {"poolclass": NullPool, "hide_parameters": True}
     return _engine(url, settings, role=role, options=options)
 
 
@@ -112,7 +122,6 @@ def create_check_engine(url: URL, settings: Settings, *, role: str, timeout: flo
         "max_overflow": 0,
         "pool_timeout": timeout,
         "pool_recycle": settings.db_pool_recycle,
-        "echo": settings.db_echo,
         "hide_parameters": True,
     }
     if not settings.db_pgbouncer:
@@ -125,6 +134,7 @@ def _engine(url: URL, settings: Settings, *, role: str, options: dict[str, Any])
     if settings.db_pgbouncer:
         # Read sessions keep their transactions there (see `db.readonly`).
         options["execution_options"] = {TRANSACTION_POOLING: True}
+    log_sql(settings)
     engine = create_async_engine(url, connect_args=connect_args(settings, role=role), **options)
     event.listen(engine.sync_engine, "do_connect", _libpq_parameters)
     watch_errors(engine)

@@ -8,9 +8,12 @@ out, reset) leaves as `DatabaseUnreachableError` (the dialect connects through
 driver errors that leave the connection unusable as disconnects (SQLAlchemy then
 invalidates the connection and sets `connection_invalidated`) and turns a bare
 `OSError`/`TimeoutError` from the driver into `DatabaseUnreachableError`.
-The rest is read from the SQLSTATE the server gave.
+The rest is read from the SQLSTATE the server gave. `unreachable_reason` says why a
+database could not be used, for the logs.
 """
 
+import errno
+import socket
 from functools import cache
 from typing import Any, Self
 
@@ -31,6 +34,7 @@ _CONNECTION_SQLSTATES = frozenset(
     {
         "28000",  # invalid_authorization_specification (pg_hba.conf rejects us)
         "28P01",  # invalid_password
+        "3D000",  # invalid_catalog_name: the database does not exist (any more)
         "53300",  # too_many_connections (also a role's CONNECTION LIMIT)
         "57P01",  # admin_shutdown: the server terminated the connection
         "57P02",  # crash_shutdown
@@ -43,6 +47,25 @@ _DRIVER_DISCONNECTS = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.PostgresConnectionError,
+)
+# Why no connection could be had, for the logs, by SQLSTATE (then by class 08) ...
+_UNREACHABLE_BY_SQLSTATE = {
+    "28000": "login rejected",
+    "28P01": "invalid password",
+    "3D000": "database missing",
+    "53300": "too many connections",
+    "57P01": "server shut down",
+    "57P02": "server crashed",
+    "57P03": "server starting up or shutting down",
+}
+# ... or by the error under the driver (the first that matches).
+_UNREACHABLE_BY_ERROR: tuple[tuple[type[BaseException], str], ...] = (
+    (PoolTimeoutError, "no free connection within DB_POOL_TIMEOUT"),
+    (ConnectionRefusedError, "refused"),
+    (TimeoutError, "timeout"),
+    (socket.gaierror, "host name not found"),
+    (ConnectionError, "connection lost"),
+    (OSError, "network error"),
 )
 # A statement cancelled by statement_timeout (57014) or lock_timeout (55P03).
 _TIMEOUT_SQLSTATES = frozenset({"57014", "55P03"})
@@ -130,6 +153,40 @@ def is_conflict(exc: BaseException) -> bool:
     """True when the server aborted the transaction for a deadlock or a serialization
     failure: nothing was written, and the same work run again can succeed."""
     return sqlstate(exc) in _CONFLICT_SQLSTATES
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The error at the bottom of `exc`'s chain of causes (asyncpg's, or the socket's);
+    not a cancellation under a timeout."""
+    while isinstance(exc.__cause__, Exception):
+        exc = exc.__cause__
+    return exc
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """Why the database could not be used, for a log line: a category, the SQLSTATE when
+    the server gave one, and the class of the error at the bottom (with its errno).
+
+    Never the error's message: the server's names the user ("password authentication
+    failed for user ..."), a socket's the address.
+    """
+    root = _root_cause(exc)
+    code = sqlstate(exc)
+    details = [f"SQLSTATE {code}"] if code else []
+    details.append(type(root).__name__)
+    if isinstance(root, OSError) and root.errno is not None and root.errno in errno.errorcode:
+        details.append(errno.errorcode[root.errno])
+    if code in _UNREACHABLE_BY_SQLSTATE:
+        category = _UNREACHABLE_BY_SQLSTATE[code]
+    elif code and code.startswith(_CONNECTION_CLASS):
+        category = "connection failure"
+    else:
+        # Else a driver error on a connection it dropped (asyncpg's own classes).
+        otherwise = "connection lost" if isinstance(exc, DBAPIError) else "unexpected error"
+        category = next(
+            (name for kind, name in _UNREACHABLE_BY_ERROR if isinstance(root, kind)), otherwise
+        )
+    return f"{category} ({', '.join(details)})"
 
 
 def is_statement_timeout(exc: BaseException) -> bool:

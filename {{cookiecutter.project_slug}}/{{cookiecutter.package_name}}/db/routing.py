@@ -28,7 +28,7 @@ from ..settings import Settings
 from .binds import Bind, session_options, sync_bind
 from .checks import ServerCheck
 from .engine import create_engine
-from .errors import is_connection_error
+from .errors import is_connection_error, unreachable_reason
 from .readonly import ReadOnlySession, autocommit
 
 if TYPE_CHECKING:
@@ -115,9 +115,9 @@ class StandbyMonitor:
         except Exception as error:
             if self.status.reachable or not self.checked.is_set():
                 logger.warning(
-                    "%s database unreachable (%s); reads go to the primary",
+                    "%s database unreachable: %s; reads go to the primary",
                     self.role,
-                    type(error).__name__,
+                    unreachable_reason(error),
                 )
             self.status = StandbyStatus()
             return

@@ -20,7 +20,7 @@ from ..cache import SyncUserInvalidation
 {% endif %}
 from ..settings import Settings
 from .base import AppSession
-from .engine import pool_options
+from .engine import log_sql, pool_options
 
 SYNC_DRIVER = "postgresql+psycopg"
 
@@ -50,6 +50,7 @@ class SyncDatabase:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
+        log_sql(settings)
         engine = create_engine(
             sync_url(settings), connect_args=sync_connect_args(settings), **pool_options(settings)
         )

@@ -1,10 +1,12 @@
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, validate_email
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     EmailStr,
     Field,
     StrictBool,
@@ -17,23 +19,40 @@ from .post import PostRead
 from .role import RoleRead
 
 EMAIL_MAX_LENGTH = 100
-# What ZoneInfo raises for a name it cannot load. A name, not a parenthesised tuple in the
-# except clause: ruff format drops those parentheses for Python 3.14 (PEP 758) only.
-UNKNOWN_ZONE = (ZoneInfoNotFoundError, ValueError)
+# The time zones accepted, exactly those the schema lists: the IANA names this machine's
+# time zone database knows. (ZoneInfo itself also loads `posix/Europe/Rome`,
+# `right/Europe/Rome` and other files under its search path, which are not names.)
+TIME_ZONES = frozenset(available_timezones())
+
+
+def _ascii_email(value: object) -> object:
+    """Fold compatibility forms (a fullwidth e, U+FF45, is e), then refuse any other
+    character outside ASCII: a letter that only looks like an ASCII one (Cyrillic a,
+    U+0430) would make a second account look like the first, as usernames cannot."""
+    if not isinstance(value, str):
+        return value
+    folded = unicodedata.normalize("NFKC", value)
+    if not folded.isascii():
+        raise ValueError(
+            "must contain only ASCII characters (letters that merely look like ASCII ones"
+            " are refused; write an internationalised domain in punycode, xn--...)"
+        )
+    return folded
 
 
 def _normalise_email(email: str) -> str:
+    if not email.isascii():
+        # A punycode domain (xn--...) comes back from EmailStr in Unicode: keep it ASCII.
+        email = validate_email(email, check_deliverability=False).ascii_email or email
     if len(email) > EMAIL_MAX_LENGTH:
         raise ValueError(f"must be at most {EMAIL_MAX_LENGTH} characters")
     return email.lower()
 
 
 def _known_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except UNKNOWN_ZONE:
+    if name not in TIME_ZONES:
         # Without the name: error bodies never echo input.
-        raise ValueError("unknown time zone (an IANA name such as Europe/Rome)") from None
+        raise ValueError("unknown time zone (an IANA name such as Europe/Rome)")
     return name
 
 
@@ -49,11 +68,17 @@ SPECIAL_USE_DOMAIN = "[@.](" + "|".join(map(_any_case, SPECIAL_USE_DOMAIN_NAMES)
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
 ]
-# Stored lower-cased, so uniqueness does not depend on letter case.
+# ASCII only (see `_ascii_email`); stored lower-cased, so uniqueness does not depend on
+# letter case.
 Email = Annotated[
     EmailStr,
+    BeforeValidator(_ascii_email),
     AfterValidator(_normalise_email),
-    Field(json_schema_extra={"not": {"pattern": SPECIAL_USE_DOMAIN}}),
+    Field(
+        description="ASCII only, after folding fullwidth forms (NFKC); an internationalised"
+        " domain in punycode (xn--...). Stored lower-cased.",
+        json_schema_extra={"not": {"pattern": SPECIAL_USE_DOMAIN}},
+    ),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 FullName = Annotated[str, text(max_length=100)]
@@ -122,7 +147,7 @@ class ProfileCreate(InputSchema):
         text(min_length=1, max_length=50),
         AfterValidator(_known_timezone),
         # The names this machine's time zone database knows, so clients can pick one.
-        Field(json_schema_extra={"enum": sorted(available_timezones())}),
+        Field(json_schema_extra={"enum": sorted(TIME_ZONES)}),
     ] = "UTC"
     language: Annotated[
         str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=10)
