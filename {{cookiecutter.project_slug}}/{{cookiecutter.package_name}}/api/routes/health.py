@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...db.checks import ServerCheck
+from ...db.errors import unreachable_reason
 {% if cookiecutter.use_cache %}
 from ..deps import DatabaseDep, UserCacheDep
 {% else %}
@@ -44,7 +45,7 @@ async def check(name: str, probe: Awaitable[object]) -> CheckResult:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):  # not wait_for: see db/routing.py
             await probe
     except Exception as exc:  # any failure means "unreachable" to a health check
-        logger.warning("health check %s failed: %s", name, type(exc).__name__)
+        logger.warning("health check %s failed: %s", name, unreachable_reason(exc))
         return "unreachable"
     return "ok"
 
