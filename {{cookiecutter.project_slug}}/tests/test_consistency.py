@@ -197,6 +197,25 @@ async def test_a_standby_further_behind_than_the_limit_is_skipped(urls: tuple[UR
 
     assert monitor.status.lag_seconds > 0.3
     assert fetched.status_code == 200
+
+
+async def test_health_says_a_standby_past_the_limit_is_lagging(urls: tuple[URL, URL]) -> None:
+    app = create_app(lagging_settings(urls, replica_max_lag_seconds=0.3))
+    async with (
+        serving(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        await client.post("/users", json=user_payload())
+        (monitor,) = [m for m in monitors(app.state.database) if m.role == "replica"]
+        for _ in range(40):
+            if monitor.status.lag_seconds > 0.3:
+                break
+            await asyncio.sleep(0.05)
+        health = await client.get("/health")
+
+    assert health.status_code == 200  # the primary decides
+    assert health.json()["checks"]["replica"] == "lagging"
+    assert health.json()["lag_seconds"]["replica"] > 0.3
 {% if cookiecutter.use_cache %}
 
 

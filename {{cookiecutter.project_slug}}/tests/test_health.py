@@ -1,15 +1,26 @@
 """/health, and what every endpoint answers while the database is down."""
 
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import make_url
+from pydantic import SecretStr
+from sqlalchemy import URL, make_url
 
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import settings_for
 from tests.factories import user_payload
+
+# The standbys this project can have, by setting (in the order they start).
+STANDBY_URLS = [
+    name
+    for name in ("analytics_database_url", "replica_database_url")
+    if name in Settings.model_fields
+]
+STANDBY_ROLES = [name.removesuffix("_database_url") for name in STANDBY_URLS]
 
 # Nothing listens on port 1: connections are refused at once.
 UNREACHABLE = make_url("postgresql+asyncpg://app:s3cret-pw@127.0.0.1:1/nowhere")
@@ -82,3 +93,21 @@ async def test_endpoints_answer_503_when_the_database_is_down(
     assert response.status_code == 503
     assert response.json() == {"detail": "database unavailable", "code": "database_unavailable"}
     assert "s3cret-pw" not in caplog.text + response.text
+
+
+async def test_startup_names_every_database_without_credentials(
+    database_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="{{ cookiecutter.package_name }}.main")
+    url = database_url.set(password="s3cret-pw")
+    settings = settings_for(url).model_copy(
+        update={name: SecretStr(url.render_as_string(hide_password=False)) for name in STANDBY_URLS}
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        pass
+
+    lines = [r.getMessage() for r in caplog.records if r.name.endswith(".main")]
+    where = f"postgresql+asyncpg://{url.host}:{url.port}/{url.database}"
+    assert lines == [f"database {role}: {where}" for role in ["primary", *STANDBY_ROLES]]
+    assert "s3cret-pw" not in caplog.text

@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     if feature.serve is not None:
                         await running.enter_async_context(feature.serve(app, database, active))
                 database.start()
-                logger.info("database: %s", where(active.primary_url))
+                # Every server the requests use, standbys included: where, not who.
+                for role, engine in database.engines.items():
+                    logger.info("database %s: %s", role, where(engine.url))
                 yield
         finally:
             await database.dispose()

@@ -94,6 +94,10 @@ class StandbyMonitor:
         self.stopping = False
         self._history: deque[tuple[float, int]] = deque(maxlen=100_000)
 
+    def lag_seconds(self) -> float:
+        """The standby's lag as last measured."""
+        return self.status.lag_seconds
+
     def lost(self) -> None:
         """A request lost its connection: stop routing here until the next good check."""
         if self.status.reachable:
@@ -293,6 +297,8 @@ def add_standbys(database: Database, settings: Settings) -> None:
             database.checks[PRIMARY],
             interval=settings.replica_check_interval_seconds,
         )
+        database.lag_seconds[role] = monitors[role].lag_seconds
+    database.max_lag_seconds = settings.replica_max_lag_seconds
     engines = {role: database.engines[role] for role in monitors}
     standbys = Standbys(engines, monitors, settings.replica_max_lag_seconds)
 {% if cookiecutter.use_replica %}

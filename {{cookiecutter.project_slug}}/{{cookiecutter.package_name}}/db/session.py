@@ -2,6 +2,7 @@
 """The engines and session factories of a running app."""
 
 import dataclasses
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, Self
@@ -65,6 +66,10 @@ class Database:
     report_factory: SessionFactory = create_read_sessionmaker
     # Started with the app, disposed with it.
     background: list[Background] = field(default_factory=list)
+    # Each standby's replication lag in seconds as last measured, by role; a standby
+    # further behind than `max_lag_seconds` serves no reads (health says "lagging").
+    lag_seconds: dict[str, Callable[[], float]] = field(default_factory=dict)
+    max_lag_seconds: float = math.inf
     # The session factories below are built by `bind`.
     # Sessions on the primary: all writes, and reads that must see them.
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)

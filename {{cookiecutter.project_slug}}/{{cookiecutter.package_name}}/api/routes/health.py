@@ -24,13 +24,17 @@ router = APIRouter(tags=["health"])
 # A health check answers quickly even when a server does not.
 CHECK_TIMEOUT_SECONDS = 5.0
 
-CheckResult = Literal["ok", "unreachable"]
+# "lagging": a standby that answers but is further behind than REPLICA_MAX_LAG_SECONDS
+# (reads go to the primary meanwhile).
+CheckResult = Literal["ok", "unreachable", "lagging"]
 PING = text("SELECT 1")
 
 
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, CheckResult]
+    # Each standby's replication lag, as its monitor last measured it.
+    lag_seconds: dict[str, float] = {}
     # Configuration that is not an outage but can cost something (Redis that may drop
     # the cache's keys); empty when there is none.
     warnings: list[str] = []
@@ -97,6 +101,10 @@ async def ready(database: DatabaseDep, {% if cookiecutter.use_cache %}cache: Use
     probes["redis"] = cache.ping()
 {% endif %}
     checks = await check_all(probes)
+    lags = {role: lag() for role, lag in database.lag_seconds.items()}
+    for role, lag in lags.items():
+        if checks.get(role) == "ok" and lag > database.max_lag_seconds:
+            checks[role] = "lagging"
 {% if cookiecutter.use_cache %}
     warnings = list(cache.warnings)
 {% else %}
@@ -105,8 +113,8 @@ async def ready(database: DatabaseDep, {% if cookiecutter.use_cache %}cache: Use
     # Only the primary decides: without a replica or Redis the service still answers.
     if checks["primary"] != "ok":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Health(status="unavailable", checks=checks, warnings=warnings)
-    return Health(status="ok", checks=checks, warnings=warnings)
+        return Health(status="unavailable", checks=checks, lag_seconds=lags, warnings=warnings)
+    return Health(status="ok", checks=checks, lag_seconds=lags, warnings=warnings)
 
 
 router.add_api_route(
