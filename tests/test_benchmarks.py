@@ -1,6 +1,6 @@
 """The benchmark command runs end to end in a seconds-long smoke mode.
 
-Its numbers are for people (README "Benchmarks"): nothing here asserts a speed. Needs
+Its numbers are for people (benchmarks/README.md): nothing here asserts a speed. Needs
 PostgreSQL on 127.0.0.1:5432, the package index (it installs a baked project) and wrk.
 """
 
