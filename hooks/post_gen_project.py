@@ -184,11 +184,15 @@ def next_steps(
     """The commands that take the new project from nothing to a running service: with uv
     when it is on PATH (`uv sync` makes .venv as uv.lock pins it), with pip otherwise."""
     version = context["python_version"]
+    # The database .env.example names; README.md says how to run without Docker.
+    createdb = f"createdb -h localhost -U postgres {context['package_name']}"
     if context["use_docker"]:
-        database = "docker compose up -d"
+        database = [
+            "docker compose up -d",
+            f'# or, without Docker: {createdb}   (README.md, "Running without Docker")',
+        ]
     else:
-        # The database .env.example names; README.md says how to run without Docker.
-        database = f"createdb -h localhost -U postgres {context['package_name']}"
+        database = [f'{createdb}   # README.md, "Running without Docker"']
     if uv:
         # uv finds a Python new enough, or downloads one.
         effect = "installs exactly what uv.lock pins" if locked else "writes uv.lock, installs it"
@@ -203,15 +207,18 @@ def next_steps(
         install.append("pip install -e '.[dev]'")
     commands = [
         f"cd {shlex.quote(str(root))}",
+        # cruft update needs the project in git, committed.
+        'git init -q && git add -A && git commit -qm "Generated from the template"',
         *install,
         "cp .env.example .env",
-        database,
+        *database,
         "alembic upgrade head",
         "pytest",
         f"uvicorn {context['package_name']}.main:app --reload",
     ]
     lines = [f"Created {context['project_name']}. Next steps:", ""]
     lines += [f"    {command}" for command in commands]
+    lines += ["", *template_updates(context)]
     if not uv:
         lines += [
             "",
@@ -220,6 +227,24 @@ def next_steps(
             "uv.lock; the image and CI install exactly what it pins (README.md, Quick start).",
         ]
     return "\n".join(lines)
+
+
+def template_updates(context: Mapping[str, Any]) -> list[str]:
+    """How the project takes the template's later changes: `cruft update`, once linked."""
+    if "_commit" in context:
+        return [
+            "Made with cruft: `cruft update` brings the template's later changes",
+            '(README.md, "Keeping your project up to date").',
+        ]
+    answers = {key: value for key, value in context.items() if not key.startswith("_")}
+    template = context.get("_template", "<template>")
+    return [
+        "To take the template's later changes with `cruft update` (README.md, \"Keeping your",
+        'project up to date"), link the project once, with the answers it was made with:',
+        "",
+        f"    cruft link --no-input --extra-context {shlex.quote(json.dumps(answers))} "
+        + shlex.quote(str(template)),
+    ]
 
 
 def is_cruft_rerun(context: Mapping[str, Any], root: Path) -> bool:

@@ -276,10 +276,28 @@ def test_next_steps(
     assert ("uv sync --extra dev" in text) is uv
     assert ". .venv/bin/activate" in text
     assert ("docker compose up -d" in text) is use_docker
-    # Without compose nothing creates the database .env.example names.
-    assert ("createdb -h localhost -U postgres my_service" in text) is not use_docker
+    # Also with compose: Docker or its compose plugin may be missing.
+    assert "createdb -h localhost -U postgres my_service" in text
+    assert "Running without Docker" in text
+    # cruft update needs a git repository with the project committed.
+    assert "git init" in text
     assert "alembic upgrade head" in text
     assert f"uvicorn {default_context['package_name']}.main:app --reload" in text
+
+
+def test_next_steps_say_how_to_take_template_updates(
+    default_context: dict[str, Any], tmp_path: Path
+) -> None:
+    context = {**default_context, "_template": "gh:org/template"}
+    plain = next_steps(context, tmp_path, "python3")
+    with_cruft = next_steps({**context, "_commit": "abc123"}, tmp_path, "python3")
+
+    # Made with cookiecutter: how to link it, with the answers it was made with.
+    assert "cruft link --no-input --extra-context" in plain
+    assert "gh:org/template" in plain
+    assert '"use_soft_delete": false' in plain
+    assert "cruft update" in with_cruft
+    assert "cruft link" not in with_cruft
 
 
 def test_next_steps_without_a_suitable_python(
