@@ -1,6 +1,9 @@
 """The contract over real HTTP: uvicorn serving the app on a database of its own."""
 
 import asyncio
+import json
+import re
+import shlex
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -8,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import DatabaseServer, uvicorn
+from tests.conftest import PROJECT_ROOT, DatabaseServer, uvicorn
 from tests.factories import user_payload
 
 
@@ -212,3 +215,45 @@ async def check_contract(base_url: str) -> int:
             "503",
         }
     return made
+
+
+def readme_curls() -> list[list[str]]:
+    """The curl lines of the README's quick start, split as a shell splits them."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    quick_start = readme[readme.index("## Quick start") : readme.index("## Running without Docker")]
+    return [shlex.split(line) for line in re.findall(r"^curl -.*$", quick_start, re.MULTILINE)]
+
+
+def as_request(words: list[str], base_url: str) -> tuple[str, str, object]:
+    """The method, URL and JSON body of one curl command line."""
+    method, url, body = None, "", None
+    rest = iter(words[1:])
+    for word in rest:
+        if word == "-X":
+            method = next(rest)
+        elif word == "-d":
+            body = json.loads(next(rest))
+        elif word == "-H":
+            next(rest)
+        elif word.startswith("localhost:8000"):
+            url = base_url + word.removeprefix("localhost:8000")
+    return method or ("POST" if body is not None else "GET"), url, body
+
+
+@pytest.fixture(scope="module")
+async def fresh_base_url(server: DatabaseServer) -> AsyncIterator[str]:
+    async with (
+        server.migrated_database("walkthrough_{{ cookiecutter.package_name }}") as url,
+        uvicorn(url) as base,
+    ):
+        yield base
+
+
+async def test_the_readmes_curl_walkthrough_runs_as_written(fresh_base_url: str) -> None:
+    curls = readme_curls()
+    assert len(curls) >= 8
+    async with httpx.AsyncClient() as http:
+        for words in curls:
+            method, url, body = as_request(words, fresh_base_url)
+            response = await http.request(method, url, json=body)
+            assert response.is_success, (words, response.status_code, response.text)
