@@ -37,12 +37,21 @@ def test_some_switch_owns_a_revision() -> None:
     assert SCHEMA_SWITCHES
 
 
+def script_directory(project: Path, monkeypatch: pytest.MonkeyPatch) -> ScriptDirectory:
+    """The project's revisions as Alembic reads them: the template's import the project's
+    package (`db/placement.py` places them), as they do where the project is installed."""
+    monkeypatch.syspath_prepend(str(project))
+    return ScriptDirectory.from_config(Config(project / "alembic.ini"))
+
+
 @pytest.mark.parametrize("switches", COMBINATIONS, ids=combination_id)
-def test_one_linear_revision_chain(cookies: Any, switches: dict[str, bool]) -> None:
+def test_one_linear_revision_chain(
+    cookies: Any, switches: dict[str, bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = cookies.bake(extra_context=switches)
     assert result.exit_code == 0, result.exception
     project: Path = result.project_path
-    script = ScriptDirectory.from_config(Config(project / "alembic.ini"))
+    script = script_directory(project, monkeypatch)
 
     assert len(script.get_heads()) == 1
     assert len(script.get_bases()) == 1
@@ -57,7 +66,9 @@ def test_one_linear_revision_chain(cookies: Any, switches: dict[str, bool]) -> N
     ]
 
 
-def test_a_new_revision_follows_the_naming_rule(cookies: Any) -> None:
+def test_a_new_revision_follows_the_naming_rule(
+    cookies: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # What `alembic revision --autogenerate -m "add tags"` names its file (the README's
     # "Adding a resource"): alembic.ini's file_template, after the revisions shipped.
     result = cookies.bake()
@@ -80,5 +91,5 @@ def test_a_new_revision_follows_the_naming_rule(cookies: Any) -> None:
     assert match, new.name
     assert new.name.endswith("_add_tags.py")
     assert sorted(versions.glob("*.py"))[-1] == new
-    script = ScriptDirectory.from_config(Config(project / "alembic.ini"))
+    script = script_directory(project, monkeypatch)
     assert script.get_heads() == [match["revision"]]

@@ -37,7 +37,7 @@ NO_HANG_SECONDS = 10.0
 @pytest.fixture(scope="module")
 async def limited_base_url(server: DatabaseServer) -> AsyncIterator[str]:
     async with (
-        server.migrated_database("bodies_my_service") as url,
+        server.migrated_database("bodies_{{ cookiecutter.package_name }}") as url,
         uvicorn(url, env=BODY_LIMIT_ENV) as base,
     ):
         yield base

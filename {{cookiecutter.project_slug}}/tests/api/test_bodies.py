@@ -18,7 +18,7 @@ from httpx import AsyncClient
 from sqlalchemy import URL
 from starlette.types import Message, Scope
 
-from my_service.main import create_app
+from {{ cookiecutter.package_name }}.main import create_app
 from tests.conftest import settings_for
 from tests.factories import user_payload
 
