@@ -44,7 +44,7 @@ SCENARIOS = {
     "get_cached": "GET /users/{id}, cache hit",
     "list": "GET /users?limit=100",
     "keyset_last": "GET /users?after=<last page>&limit=100",
-    "skip_last": "GET /users?skip=<last page>&limit=100",
+    "skip_last": "GET /users?skip=<last page, at most 10000>&limit=100",
     "details": "GET /users/{id}/details",
     "stats": "GET /users/stats",
     "search": "GET /users/search?q=<no match>&limit=20",
@@ -58,7 +58,15 @@ REFERENCE_SKIPS = {"get_cached", "details", "search", "get_under_search"}
 # Scenarios whose requests another scenario's script builds.
 SCRIPTS = {"get_under_search": "get"}
 # Scenarios served from the 1,000,000-user database with --million.
-MILLION_SCENARIOS = ("list", "keyset_last", "skip_last", "search", "stats", "get_under_search")
+MILLION_SCENARIOS = (
+    "get",
+    "list",
+    "keyset_last",
+    "skip_last",
+    "search",
+    "stats",
+    "get_under_search",
+)
 MILLION = 1_000_000
 HOT_USERS = 100
 # The cheapest Argon2id the projects accept: the database path is what is compared.
