@@ -44,8 +44,10 @@ from tests.private_redis import PrivateRedis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 {% if cookiecutter.use_cache %}
-# This run's keys in Redis (at REDIS_URL), removed at the end.
-CACHE_PREFIX = f"test-{{ cookiecutter.package_name }}-{uuid4().hex[:12]}"
+# This run's keys in Redis (at REDIS_URL), removed at the end; through the environment,
+# the scripts the tests start (scripts/benchmark.py) write under it too.
+_THIS_RUN = f"test-{{ cookiecutter.package_name }}-{uuid4().hex[:12]}"
+CACHE_PREFIX = os.environ.setdefault("TEST_CACHE_PREFIX", _THIS_RUN)
 {% endif %}
 
 
