@@ -454,6 +454,26 @@ def wrk_command(concurrency: int, duration: int, script: Path) -> list[str]:
     ]
 
 
+# Statements still running on the server, other than the one asking.
+ACTIVE_STATEMENTS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+    " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+)
+
+
+def settle_database(app: App, config: Config) -> float:
+    """Wait (at most SETTLE_TIMEOUT) until the database server runs no statement: queries a
+    run left behind (a search over a million rows outlives its client) would otherwise
+    load the next run. Returns the seconds waited."""
+    began = time.perf_counter()
+    url = database_url(config, "postgres")
+    while time.perf_counter() - began < SETTLE_TIMEOUT:
+        if admin(app.python, "sql", url, ACTIVE_STATEMENTS) == "0":
+            break
+        time.sleep(0.25)
+    return time.perf_counter() - began
+
+
 def load(app: App, scenario: str, concurrency: int, config: Config) -> dict[str, Any]:
     assert app.process is not None
     script = wrk_script(scenario, app.users, config.workdir)
@@ -475,6 +495,7 @@ def load(app: App, scenario: str, concurrency: int, config: Config) -> dict[str,
             searchers.wait(timeout=config.duration + 30)
     cpu = cpu_seconds(pid) - cpu_before
     settle(pid)
+    settle_database(app, config)
     line = next(line for line in output.splitlines() if line.startswith("BENCH_RESULT "))
     raw = json.loads(line.removeprefix("BENCH_RESULT "))
     requests = max(raw["requests"], 1)
