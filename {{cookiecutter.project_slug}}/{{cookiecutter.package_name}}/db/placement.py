@@ -20,6 +20,7 @@ Every database reads the same files, so every database agrees on the order.
 """
 
 import ast
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,13 +132,20 @@ def ancestors(heads: Iterable[str], parents: Mapping[str, Parents]) -> set[str]:
 
 
 def read_revisions(directory: Path) -> dict[str, RevisionFile]:
-    """The revision files in `directory`, read without running them."""
+    """The revision files in `directory`, read without running them (each file once while
+    it is unchanged: every placed revision Alembic loads asks for all of them)."""
     files: dict[str, RevisionFile] = {}
     for path in sorted(directory.glob("*.py")):
-        file = _read(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        stat = path.stat()
+        file = _read_file(path, stat.st_mtime_ns, stat.st_size)
         if file is not None:
             files[file.revision] = file
     return files
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_file(path: Path, mtime_ns: int, size: int) -> RevisionFile | None:
+    return _read(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
 
 
 def as_parents(down_revision: object) -> Parents:
