@@ -598,7 +598,9 @@ def test_readme_says_how_to_run_without_docker(bake: Bake, switches: Switches) -
     section = section[: section.index("\n## ", 1)]
     assert "createdb -h localhost -U postgres my_service" in section
     assert ("pg_basebackup" in section) is switches["use_replica"]
-    assert ("REPLICA_DATABASE_URL=" in section) is switches["use_replica"]
+    # A private primary and standby to try the replica on (or one of your own server's).
+    assert ("scripts/dev-standby start" in section) is switches["use_replica"]
+    assert ("REPLICA_DATABASE_URL" in section) is switches["use_replica"]
     assert ("redis-server" in section) is switches["use_cache"]
     assert "docker compose" not in readme
 
