@@ -7,7 +7,6 @@ test_generated_project.py needs (PostgreSQL, Redis, the package index).
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from uuid import uuid4
 import pytest
 
 from tests.combinations import PYTHON_SWITCHES
-from tests.test_generated_project import SERVER_URL, admin_sql
+from tests.test_generated_project import SERVER_URL, admin_sql, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +51,6 @@ def run(*args: str, cwd: Path, env: dict[str, str], timeout: float = 900) -> str
     )
     assert result.returncode == 0, f"{' '.join(args)}\n{result.stdout}\n{result.stderr}"
     return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> None:

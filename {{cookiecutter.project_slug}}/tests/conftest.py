@@ -22,9 +22,6 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-{% if cookiecutter.use_cache %}
-from redis.asyncio import Redis
-{% endif %}
 from sqlalchemy import URL, Connection, NullPool, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -39,16 +36,15 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
 {% if cookiecutter.use_cache %}
-from tests.private_redis import PrivateRedis
+from tests.private_redis import PrivateRedis, delete_keys
 {% endif %}
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-{% if cookiecutter.use_cache %}
-# This run's keys in Redis (at REDIS_URL), removed at the end; through the environment,
-# the scripts the tests start (scripts/benchmark.py) write under it too.
+# The prefix of this run's keys in Redis (at REDIS_URL, with the cache), removed at the
+# end; through the environment, the scripts the tests start (scripts/benchmark.py) and
+# the servers (`process_environment`) write under it too.
 _THIS_RUN = f"test-{{ cookiecutter.package_name }}-{uuid4().hex[:12]}"
 CACHE_PREFIX = os.environ.setdefault("TEST_CACHE_PREFIX", _THIS_RUN)
-{% endif %}
 
 
 def alembic_config_on(connection: Connection) -> Config:
@@ -228,21 +224,6 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     # ASGITransport does not run the lifespan; run it here, once.
     async with app.router.lifespan_context(app):
         yield app
-{% if cookiecutter.use_cache %}
-
-
-@pytest.fixture(scope="session", autouse=True)
-async def leave_no_cache_keys() -> AsyncIterator[None]:
-    """Every key this run wrote under CACHE_PREFIX (its apps' and its servers'), deleted at
-    the end: a dev server on the same Redis never serves a test's user."""
-    yield
-    redis = Redis.from_url(Settings().redis_url.get_secret_value())
-    try:
-        async for key in redis.scan_iter(match=f"{CACHE_PREFIX}:*", count=1000):
-            await redis.delete(key)
-    finally:
-        await redis.aclose()
-{% endif %}
 
 
 @asynccontextmanager
@@ -295,6 +276,14 @@ def sqlalchemy_log_levels() -> Iterator[None]:
 
 
 {% if cookiecutter.use_cache %}
+@pytest.fixture(scope="session", autouse=True)
+async def leave_no_cache_keys() -> AsyncIterator[None]:
+    """Every key this run wrote under CACHE_PREFIX (its apps' and its servers'), deleted at
+    the end: a dev server on the same Redis never serves a test's user."""
+    yield
+    await delete_keys(Settings().redis_url.get_secret_value(), CACHE_PREFIX)
+
+
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     """A Redis of the test's own, started, stopped afterwards."""
@@ -325,13 +314,9 @@ def process_environment(env: dict[str, str]) -> dict[str, str]:
     """This environment with `env` on top, for the project's scripts: this interpreter's
     directory (the virtualenv's, with uvicorn and alembic) first on PATH."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-{% if cookiecutter.use_cache %}
-    # Under this run's prefix, deleted at the end (`leave_no_cache_keys`).
+    # Cache keys (with the cache) under this run's prefix, deleted at the end.
     ours = {"CACHE_KEY_PREFIX": f"{CACHE_PREFIX}:server-{uuid4().hex[:8]}"}
     return os.environ | ours | env | {"PATH": path}
-{% else %}
-    return os.environ | env | {"PATH": path}
-{% endif %}
 
 
 @asynccontextmanager

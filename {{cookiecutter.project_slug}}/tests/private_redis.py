@@ -1,5 +1,6 @@
 """A Redis server of a test's own, to flush, restart, starve of memory or pause without
-disturbing anyone else's (the one at REDIS_URL may be a developer's)."""
+disturbing anyone else's (the one at REDIS_URL may be a developer's); and the removal of
+a test run's keys from that shared one."""
 
 import shutil
 import socket
@@ -69,3 +70,13 @@ async def forget(how: str, redis: PrivateRedis, key: str) -> None:
         pytest.fail(f"{key} was never evicted")
     finally:
         await admin.aclose()
+
+
+async def delete_keys(url: str, prefix: str) -> None:
+    """Delete every key under `prefix` from the Redis at `url`."""
+    redis = Redis.from_url(url)
+    try:
+        async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
+            await redis.delete(key)
+    finally:
+        await redis.aclose()

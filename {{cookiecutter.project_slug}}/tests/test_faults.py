@@ -511,22 +511,32 @@ async def test_a_unique_violation_names_the_field(client: AsyncClient, app: Fast
     )
 
 
-@pytest.fixture
-async def committed_user(engine: AsyncEngine) -> AsyncIterator[int]:
-    """A user committed for real (other connections see it); tables emptied afterwards."""
+@asynccontextmanager
+async def committed_users(engine: AsyncEngine, *names: str) -> AsyncIterator[list[int]]:
+    """Users of these names committed for real (other connections see them), their ids in
+    order; tables emptied afterwards."""
     async with engine.begin() as connection:
-        user_id = await connection.scalar(
+        rows = await connection.execute(
             text(
                 "INSERT INTO users (username, email, hashed_password)"
-                " VALUES ('racer', 'racer@example.com', 'x') RETURNING id"
-            )
+                " SELECT name, name || '@example.com', 'x'"
+                " FROM unnest(CAST(:names AS text[])) AS name RETURNING id"
+            ),
+            {"names": list(names)},
         )
-    assert isinstance(user_id, int)
+        ids = list(rows.scalars())
     try:
-        yield user_id
+        yield ids
     finally:
         async with engine.begin() as connection:
             await connection.execute(text("TRUNCATE users, roles CASCADE"))
+
+
+@pytest.fixture
+async def committed_user(engine: AsyncEngine) -> AsyncIterator[int]:
+    """A user committed for real; tables emptied afterwards."""
+    async with committed_users(engine, "racer") as (user_id,):
+        yield user_id
 
 
 async def wait_for_lock_wait(engine: AsyncEngine, request: asyncio.Task[Response]) -> None:
@@ -640,20 +650,8 @@ async def test_backends_terminated_under_writes_are_never_a_500(server: Database
 @pytest.fixture
 async def committed_pair(engine: AsyncEngine) -> AsyncIterator[tuple[int, int]]:
     """Users alice and bob, committed for real; tables emptied afterwards."""
-    async with engine.begin() as connection:
-        rows = await connection.execute(
-            text(
-                "INSERT INTO users (username, email, hashed_password) VALUES"
-                " ('alice', 'alice@example.com', 'x'), ('bob', 'bob@example.com', 'x')"
-                " RETURNING id"
-            )
-        )
-        alice, bob = rows.scalars().all()
-    try:
+    async with committed_users(engine, "alice", "bob") as (alice, bob):
         yield alice, bob
-    finally:
-        async with engine.begin() as connection:
-            await connection.execute(text("TRUNCATE users, roles CASCADE"))
 
 
 async def test_a_rename_aborted_by_a_deadlock_runs_again(

@@ -6,6 +6,7 @@ import re
 import shlex
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import httpx
@@ -15,12 +16,21 @@ from tests.conftest import PROJECT_ROOT, DatabaseServer, uvicorn
 from tests.factories import user_payload
 
 
+@asynccontextmanager
+async def served(
+    server: DatabaseServer, name: str, env: dict[str, str] | None = None
+) -> AsyncIterator[str]:
+    """uvicorn (scripts/serve) on a new database of its own; yields its base URL."""
+    async with (
+        server.migrated_database(f"{name}_{{ cookiecutter.package_name }}") as url,
+        uvicorn(url, env=env) as base,
+    ):
+        yield base
+
+
 @pytest.fixture(scope="module")
 async def base_url(server: DatabaseServer) -> AsyncIterator[str]:
-    async with (
-        server.migrated_database("server_{{ cookiecutter.package_name }}") as url,
-        uvicorn(url) as base,
-    ):
+    async with served(server, "server") as base:
         yield base
 
 
@@ -36,10 +46,7 @@ NO_HANG_SECONDS = 10.0
 
 @pytest.fixture(scope="module")
 async def limited_base_url(server: DatabaseServer) -> AsyncIterator[str]:
-    async with (
-        server.migrated_database("bodies_{{ cookiecutter.package_name }}") as url,
-        uvicorn(url, env=BODY_LIMIT_ENV) as base,
-    ):
+    async with served(server, "bodies", BODY_LIMIT_ENV) as base:
         yield base
 
 
@@ -242,10 +249,7 @@ def as_request(words: list[str], base_url: str) -> tuple[str, str, object]:
 
 @pytest.fixture(scope="module")
 async def fresh_base_url(server: DatabaseServer) -> AsyncIterator[str]:
-    async with (
-        server.migrated_database("walkthrough_{{ cookiecutter.package_name }}") as url,
-        uvicorn(url) as base,
-    ):
+    async with served(server, "walkthrough") as base:
         yield base
 
 

@@ -14,6 +14,17 @@ from tests.conftest import settings_for
 from tests.factories import UNUSABLE_HASH
 
 
+def settings_error() -> str:
+    """The one-line error reading the settings from the environment gives."""
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as error:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    return str(error.value)
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -122,14 +133,8 @@ def test_a_public_base_url_that_is_not_a_plain_http_url_is_refused_in_one_line(
     monkeypatch: pytest.MonkeyPatch, raw: str
 ) -> None:
     monkeypatch.setenv("PUBLIC_BASE_URL", raw)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as error:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
+    message = settings_error()
 
-    message = str(error.value)
     assert message.startswith("invalid settings: PUBLIC_BASE_URL: must be an http(s) URL")
     assert "\n" not in message
     assert "topsecret" not in message
@@ -142,14 +147,8 @@ def test_ssl_mode_reaches_the_driver() -> None:
 def test_bad_environment_gives_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "mysql://app:topsecret@host/db")
     monkeypatch.setenv("DB_POOL_SIZE", "none")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as error:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
+    message = settings_error()
 
-    message = str(error.value)
     assert "\n" not in message
     assert "DATABASE_URL: scheme 'mysql' is not a PostgreSQL scheme" in message
     assert "DB_POOL_SIZE" in message
@@ -187,16 +186,11 @@ def test_unsupported_url_parameters_are_rejected_in_one_line(
     monkeypatch: pytest.MonkeyPatch, query: str, message: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://app:topsecret@host/db?{query}")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as error:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
+    error = settings_error()
 
-    assert message in str(error.value)
-    assert "\n" not in str(error.value)
-    assert "topsecret" not in str(error.value)
+    assert message in error
+    assert "\n" not in error
+    assert "topsecret" not in error
 
 
 async def connect_parameters(settings: Settings) -> dict[str, Any]:
