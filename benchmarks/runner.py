@@ -50,11 +50,20 @@ SCENARIOS = {
     "search": "GET /users/search?q=<no match>&limit=20",
     "get_under_search": f"GET /users/{{id}}, uncached, while {SEARCHERS} clients search",
     "create_post": "POST /users/{id}/posts",
+    "create_post_keyed": "POST /users/{id}/posts with an Idempotency-Key",
     "create_user": "POST /users",
+    "create_user_keyed": "POST /users with an Idempotency-Key",
     "bulk_create": f"POST /users/bulk ({report.BULK} users)",
 }
 # Scenarios the reference apps do not implement.
-REFERENCE_SKIPS = {"get_cached", "details", "search", "get_under_search"}
+REFERENCE_SKIPS = {
+    "get_cached",
+    "details",
+    "search",
+    "get_under_search",
+    "create_post_keyed",
+    "create_user_keyed",
+}
 # Scenarios whose requests another scenario's script builds.
 SCRIPTS = {"get_under_search": "get"}
 # Scenarios served from the 1,000,000-user database with --million.

@@ -5,7 +5,8 @@ from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from {{ cookiecutter.package_name }}.db.consistency import TOKEN_HEADER
+from {{ cookiecutter.package_name }}.api.idempotency import KEY_HEADER, REPLAYED_HEADER
+from {{ cookiecutter.package_name }}.db.consistency import TOKEN_HEADER, parse_position
 from tests.factories import make_role, make_user, user_payload
 
 
@@ -37,3 +38,20 @@ async def test_reads_answer_without_a_token(
 
     assert response.status_code == 200
     assert TOKEN_HEADER not in response.headers
+
+
+async def test_a_replayed_write_answers_with_a_token_past_its_commit(
+    client: AsyncClient, app: FastAPI
+) -> None:
+    """The first answer's token is the position after its commit; the replay, made later,
+    carries the position then, which is past that commit too."""
+    headers = {KEY_HEADER: "token-replay"}
+    path = app.url_path_for("create_user")
+    payload = user_payload()
+
+    first = await client.post(path, json=payload, headers=headers)
+    again = await client.post(path, json=payload, headers=headers)
+
+    assert again.headers[REPLAYED_HEADER] == "true"
+    first_position = parse_position(first.headers[TOKEN_HEADER])
+    assert parse_position(again.headers[TOKEN_HEADER]) >= first_position

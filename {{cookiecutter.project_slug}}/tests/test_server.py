@@ -211,6 +211,18 @@ async def check_contract(base_url: str) -> int:
         await call("POST", "/users", 201, alice)
         await call("POST", f"/users/{uid}/restore", 409)
 {% endif %}
+        # Sent twice with one key (through PgBouncer, perhaps to two workers): one post.
+        author = bulk[1]["id"]
+        key = {"Idempotency-Key": f"contract-{author}"}
+        twice = {"title": "Sent twice", "body": "written once"}
+        sent = [await http.post(f"/users/{author}/posts", json=twice, headers=key) for _ in "12"]
+        made += 2
+        assert [r.status_code for r in sent] == [201, 201], sent[1].text
+        assert sent[1].headers["idempotent-replayed"] == "true"
+        assert sent[1].json() == sent[0].json()
+        listed = await call("GET", f"/users/{author}/posts", 200)
+        assert isinstance(listed, list)
+        assert len(listed) == 1
 
         spec = await call("GET", "/openapi.json", 200)
         assert isinstance(spec, dict)

@@ -25,6 +25,12 @@ class ConflictError(DomainError):
     code = "conflict"
 
 
+class InvalidRequestError(DomainError):
+    """A request the service understood but will not run as sent (422)."""
+
+    code = "invalid_request"
+
+
 class UserNotFoundError(NotFoundError):
     code = "user_not_found"
 

@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1_048_576, ge=1)
     # Seconds a request body may stall between two of its pieces before a 408.
     request_body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long the answer to a POST sent with an `Idempotency-Key` is kept for its repeats.
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=1)
     # Where clients reach the service (`https://api.example.com`, a path prefix allowed);
     # unset: `Location` and `Link` are relative. Never taken from the Host header.
     public_base_url: PublicBaseUrl | None = None

@@ -5,6 +5,7 @@ import re
 from fastapi import FastAPI
 from httpx import AsyncClient
 
+from {{ cookiecutter.package_name }}.api.idempotency import KEY_HEADER
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.factories import user_payload
 
@@ -36,7 +37,8 @@ CONTRACT: dict[tuple[str, str], set[str]] = {
     ("delete", "/users/{user_id}/roles/{role_name}"): {"204", "404", "422", "503"},
     ("get", "/roles/{role_name}/users"): {"200", "404", "422", "503"},
     # 404 also when the author is deleted meanwhile: the author's row is locked first.
-    ("post", "/users/{user_id}/posts"): {"201", "404", "422", "503", *BODY},
+    # 409: `idempotency_key_in_use` (every POST).
+    ("post", "/users/{user_id}/posts"): {"201", "404", "409", "422", "503", *BODY},
     ("get", "/users/{user_id}/posts"): {"200", "404", "422", "503"},
     ("get", "/users/{user_id}/posts/{post_id}"): {"200", "404", "422", "503"},
 {% if cookiecutter.use_pool_monitoring %}
@@ -70,9 +72,15 @@ async def test_error_responses_have_a_detail_and_a_code(client: AsyncClient) -> 
             for status, response in operation["responses"].items():
                 # A failing health check answers with its report, not an error body.
                 if status >= "400" and not path.startswith("/health"):
-                    schema = response["content"]["application/json"]["schema"]["$ref"]
-                    expected = "ValidationErrorResponse" if status == "422" else "ErrorResponse"
-                    assert schema.endswith(expected), (method, path, status)
+                    schema = response["content"]["application/json"]["schema"]
+                    refs = [s["$ref"] for s in schema.get("anyOf", [schema])]
+                    expected = ["#/components/schemas/ErrorResponse"]
+                    if status == "422":
+                        # Also `idempotency_key_reused` where the route takes a key.
+                        validation = "#/components/schemas/ValidationErrorResponse"
+                        keyed = KEY_HEADER in {p["name"] for p in operation.get("parameters", [])}
+                        expected = [validation, *expected] if keyed else [validation]
+                    assert refs == expected, (method, path, status)
 
 
 async def test_created_resources_document_their_location(client: AsyncClient) -> None:

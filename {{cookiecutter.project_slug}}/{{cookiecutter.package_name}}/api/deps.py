@@ -25,6 +25,7 @@ from ..security import PasswordHasher
 from ..services.recent import Recent
 from ..services.roles import RoleService
 from ..services.users import UserService
+from . import idempotency
 {% if switches.consistency %}
 from .consistency import ReadYourWritesDep
 {% endif %}
@@ -82,12 +83,15 @@ async def get_session(
     database: DatabaseDep,
     publisher: PublisherDep,
     read_your_writes: ReadYourWritesDep,
+    request: Request,
     response: Response,
 ) -> AsyncIterator[AsyncSession]:
     """A session for reads and writes on the primary; services commit through it.
 
     Each unit of work's commit is published as it returns (`TransactionManager`): cache
-    entries invalidated, and the position after it sent as `X-Consistency-Token`.
+    entries invalidated, and the position after it sent as `X-Consistency-Token`. With an
+    `Idempotency-Key`, the request's transaction holds the key (`api.idempotency`); a
+    replayed answer carries a position past the first answer's commit.
     """
 
     async def published(session: AsyncSession) -> None:
@@ -98,6 +102,12 @@ async def get_session(
 
     info = {READ_YOUR_WRITES: read_your_writes, AFTER_COMMIT: published}
     async with database.sessionmaker(info=info) as session:
+        try:
+            await idempotency.begin(request, session)
+        except idempotency.Replayed as replayed:
+            if (position := await publisher.position()) is not None:
+                replayed.response.headers[TOKEN_HEADER] = format_position(position)
+            raise
         try:
             yield session
         finally:
@@ -112,9 +122,13 @@ async def get_read_session(
     async with database.read_sessions(info={READ_YOUR_WRITES: read_your_writes}) as session:
         yield session
 {% else %}
-async def get_session(_: AdmittedDep, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    """A session for reads and writes on the primary; services commit through it."""
+async def get_session(
+    _: AdmittedDep, database: DatabaseDep, request: Request
+) -> AsyncIterator[AsyncSession]:
+    """A session for reads and writes on the primary; services commit through it. With an
+    `Idempotency-Key`, the request's transaction holds the key (`api.idempotency`)."""
     async with database.sessionmaker() as session:
+        await idempotency.begin(request, session)
         yield session
 
 

@@ -26,7 +26,7 @@ from ..db.errors import (
     unreachable_reason,
 )
 from ..db.transaction import domain_error
-from ..errors import ConflictError, DomainError, NotFoundError
+from ..errors import ConflictError, DomainError, InvalidRequestError, NotFoundError
 from ..schemas.common import ErrorResponse, ValidationErrorResponse
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 _STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotFoundError: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
+    InvalidRequestError: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 
 DATABASE_UNAVAILABLE = "database unavailable"

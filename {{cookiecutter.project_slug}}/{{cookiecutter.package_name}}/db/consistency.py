@@ -165,18 +165,23 @@ class Publisher:
         changes = take_committed(session)
         if changes is None:
             return None
-        position: int | None
-        try:
-            position = await self._position()
-        except Exception as error:
-            # Listeners then assume the newest possible position.
-            logger.warning("position after commit unknown: %s", type(error).__name__)
-            position = None
+        # Unknown (None): listeners then assume the newest possible position.
+        position = await self.position()
         for listener in self.listeners:
             try:
                 await listener(changes, position)
             except Exception:
                 logger.exception("a commit listener failed")
+        return position
+
+    async def position(self) -> int | None:
+        """The primary's position now, past every commit made before the call; None when
+        it is unknown. Never raises."""
+        try:
+            position: int = await self._position()
+        except Exception as error:
+            logger.warning("position unknown: %s", type(error).__name__)
+            return None
         return position
 
     async def dispose(self) -> None:

@@ -6,9 +6,10 @@ from ...schemas.role import RoleCreate, RoleNamePath, RoleRead
 from ...schemas.user import UserRead
 from ..deps import RoleReaderDep, RoleServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
+from ..idempotency import IdempotentRoute
 from ..links import CREATED, PAGED, link_next_page, locate
 
-router = APIRouter(tags=["roles"], responses=DATABASE_ERROR_RESPONSES)
+router = APIRouter(tags=["roles"], responses=DATABASE_ERROR_RESPONSES, route_class=IdempotentRoute)
 
 
 @router.post(

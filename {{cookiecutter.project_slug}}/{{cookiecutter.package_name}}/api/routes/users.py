@@ -30,9 +30,12 @@ from ..deps import (
     UserServiceDep,
 )
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
+from ..idempotency import IdempotentRoute
 from ..links import CREATED, PAGED, link_next_page, locate
 
-router = APIRouter(prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/users", tags=["users"], responses=DATABASE_ERROR_RESPONSES, route_class=IdempotentRoute
+)
 
 # A search needs a trigram to look up: three letters or digits in a row. Shorter terms
 # ("ab", "a.b", "...") would read the whole table, whatever the indexes.

@@ -1,0 +1,252 @@
+"""Idempotency keys: a `POST` sent again with the same `Idempotency-Key` runs once.
+
+A client that got no answer (a timeout, a dropped connection) cannot tell whether its
+write happened; with a key it sends the request again and gets the first answer, with
+`Idempotent-Replayed: true`, instead of a second write. The key is claimed in the
+request's own transaction on the primary:
+
+1. `pg_try_advisory_xact_lock` on the key: a repeat while the first still runs is a 409
+   (`idempotency_key_in_use`). The lock is the transaction's, so it goes with it: a worker
+   that dies mid-request loses its connection, and the key is free again.
+2. A stored answer for the key that has not expired is replayed; stored for another
+   method, path or body, the request is a 422 (`idempotency_key_reused`).
+3. Otherwise the route runs. Its services' units of work become savepoints of this
+   transaction (`TransactionManager`), and a 2xx answer is stored before it commits:
+   the writes and the stored answer are committed together or not at all. An error
+   rolls both back, so a repeat runs again (nothing was written).
+
+A request refused before it runs (422 validation) claims nothing. With authentication,
+keys are the caller's: the same key from two users is two keys. `IdempotentRoute` adds
+this to every `POST` route of a router: `APIRouter(route_class=IdempotentRoute)`.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Annotated, Any, cast
+
+from fastapi import Depends, Header, Request, Response, status
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.transaction import TransactionManager
+from ..errors import ConflictError, InvalidRequestError
+from ..schemas.common import ErrorResponse, ValidationErrorResponse
+from ..settings import Settings
+from .errors import VALIDATION_FAILED
+
+KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# 1 to 255 visible ASCII characters (no spaces).
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+# The headers of an answer that a replay repeats (the consistency token is the replay's own).
+STORED_HEADERS = ("content-type", "location", "link")
+# Expired keys deleted by each request that stores one: the table stays the size of the
+# keys of the last IDEMPOTENCY_TTL_SECONDS, with no job to schedule.
+EXPIRED_PER_STORE = 2
+
+# OpenAPI entries of every POST route (a route's own 409 has other codes too).
+KEY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_409_CONFLICT: {
+        "model": ErrorResponse,
+        "description": "Conflict; `idempotency_key_in_use`: a request with this"
+        f" `{KEY_HEADER}` is still running",
+    },
+    status.HTTP_422_UNPROCESSABLE_CONTENT: {
+        "model": ValidationErrorResponse | ErrorResponse,
+        "description": f"Invalid request (code `{VALIDATION_FAILED}`), or its"
+        f" `{KEY_HEADER}` was used for another request (`idempotency_key_reused`)",
+    },
+}
+
+# Key in `request.state`.
+_CLAIM = "idempotency_claim"
+
+_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:scope || ' ' || :key, 0))")
+_STORED = text(
+    "SELECT fingerprint, status_code, headers, body FROM idempotency_keys"
+    " WHERE scope = :scope AND key = :key AND expires_at > now()"
+)
+_STORE = text(
+    "WITH expired AS ("
+    " DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY("
+    "  SELECT ctid FROM idempotency_keys WHERE expires_at <= now()"
+    "  AND NOT (scope = :scope AND key = :key)"
+    f"  LIMIT {EXPIRED_PER_STORE} FOR UPDATE SKIP LOCKED)))"
+    " INSERT INTO idempotency_keys (scope, key, fingerprint, status_code, headers, body,"
+    " expires_at) VALUES (:scope, :key, :fingerprint, :status_code, CAST(:headers AS jsonb),"
+    " :body, now() + make_interval(secs => :ttl))"
+    " ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
+    " status_code = EXCLUDED.status_code, headers = EXCLUDED.headers, body = EXCLUDED.body,"
+    " created_at = now(), expires_at = EXCLUDED.expires_at"
+)
+
+
+class KeyInUseError(ConflictError):
+    code = "idempotency_key_in_use"
+
+    def __init__(self) -> None:
+        super().__init__(f"a request with this {KEY_HEADER} is still running; try again later")
+
+
+class KeyReusedError(InvalidRequestError):
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(f"this {KEY_HEADER} was used for another request")
+
+
+class Replayed(Exception):  # noqa: N818 (not an error: the way out with a stored answer)
+    """Raised where the key is claimed, caught by `IdempotentRoute`: the stored answer."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("replayed")
+        self.response = response
+
+
+def key_scope(request: Request) -> str:
+    """Whose key it is: every caller shares one scope without authentication."""
+    return ""
+
+
+@dataclass
+class Claim:
+    """One request's key, from the header to the stored answer."""
+
+    scope: str
+    key: str
+    fingerprint: bytes
+    ttl_seconds: int
+    # The route's `Response` parameter: headers set after the commit are taken from it.
+    response: Response
+    transaction: TransactionManager | None = None
+    params: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.params = {"scope": self.scope, "key": self.key}
+
+    async def begin(self, session: AsyncSession) -> None:
+        """Open the request's transaction on `session` with the key held, or leave by
+        raising: `KeyInUseError`, `KeyReusedError`, or `Replayed` with the stored answer."""
+        self.transaction = TransactionManager(session)
+        await self.transaction.__aenter__()
+        try:
+            if not await session.scalar(_LOCK, self.params):
+                raise KeyInUseError
+            stored = (await session.execute(_STORED, self.params)).one_or_none()
+        except BaseException:
+            # The session closes (and rolls back) as this leaves the dependency.
+            self.transaction = None
+            raise
+        if stored is None:
+            return
+        self.transaction = None
+        if stored.fingerprint != self.fingerprint:
+            raise KeyReusedError
+        headers = dict(stored.headers)
+        headers[REPLAYED_HEADER] = "true"
+        raise Replayed(Response(stored.body, status_code=stored.status_code, headers=headers))
+
+    async def commit(self, response: Response) -> None:
+        """Store a 2xx answer, then commit it with the route's writes."""
+        assert self.transaction is not None
+        if 200 <= response.status_code < 300:
+            headers = [[name, value] for name, value in response.headers.items()]
+            stored = [[name, value] for name, value in headers if name in STORED_HEADERS]
+            await self.transaction.session.execute(
+                _STORE,
+                {
+                    **self.params,
+                    "fingerprint": self.fingerprint,
+                    "status_code": response.status_code,
+                    "headers": json.dumps(stored),
+                    "body": bytes(response.body),
+                    "ttl": self.ttl_seconds,
+                },
+            )
+        await self.transaction.__aexit__(None, None, None)
+        # What the commit added (the consistency token) goes out with the answer.
+        for name, value in self.response.headers.items():
+            if name not in response.headers:
+                response.headers[name] = value
+
+    async def abandon(self, error: BaseException) -> None:
+        """Roll back (raising what a constraint violation means for the client)."""
+        assert self.transaction is not None
+        await self.transaction.__aexit__(type(error), error, error.__traceback__)
+
+
+def fingerprint(request: Request, body: bytes) -> bytes:
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(), request.url.query.encode()):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    digest.update(body)
+    return digest.digest()
+
+
+async def take_key(
+    request: Request,
+    response: Response,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=KEY_HEADER,
+            pattern=KEY_PATTERN,
+            description="1 to 255 visible ASCII characters, unique per write (a UUID): the"
+            " same request sent again with it gets the first answer, and writes nothing",
+        ),
+    ] = None,
+) -> None:
+    """The request's key, claimed when its session opens (`begin`)."""
+    if key is None:
+        return
+    settings = cast(Settings, request.app.state.settings)
+    claim = Claim(
+        scope=key_scope(request),
+        key=key,
+        fingerprint=fingerprint(request, await request.body()),
+        ttl_seconds=settings.idempotency_ttl_seconds,
+        response=response,
+    )
+    setattr(request.state, _CLAIM, claim)
+
+
+async def begin(request: Request, session: AsyncSession) -> None:
+    """Claim the request's key, if it has one, on its session (`api.deps.get_session`)."""
+    claim: Claim | None = getattr(request.state, _CLAIM, None)
+    if claim is not None and claim.transaction is None:
+        await claim.begin(session)
+
+
+class IdempotentRoute(APIRoute):
+    """A route whose `POST` takes an `Idempotency-Key` (documented in OpenAPI)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if "POST" in (kwargs.get("methods") or ()):
+            kwargs["dependencies"] = [*(kwargs.get("dependencies") or ()), Depends(take_key)]
+            kwargs["responses"] = {**(kwargs.get("responses") or {}), **KEY_RESPONSES}
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if "POST" not in (self.methods or ()):
+            return handler
+
+        async def idempotent(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except Replayed as replayed:
+                return replayed.response
+            except BaseException as error:
+                claim = getattr(request.state, _CLAIM, None)
+                if claim is not None and claim.transaction is not None:
+                    await claim.abandon(error)
+                raise
+            claim = getattr(request.state, _CLAIM, None)
+            if claim is not None and claim.transaction is not None:
+                await claim.commit(response)
+            return response
+
+        return idempotent
