@@ -44,7 +44,8 @@ include-path = "/users/bulk"
 checks.positive_data_acceptance.enabled = false
 """
 # - no JSON Schema says "a key is sent with one request only": a valid Idempotency-Key is
-#   made unique per request as it is sent (every phase) (a drawn "0" sent to two operations is a 422, rightly).
+#   made unique as each request is sent, in every phase (a "0" drawn for two operations is
+#   rightly a 422).
 HOOKS = r"""
 import re
 import uuid

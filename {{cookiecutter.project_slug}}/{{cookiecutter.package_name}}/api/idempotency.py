@@ -152,8 +152,10 @@ class Claim:
     async def commit(self, response: Response) -> None:
         """Store a 2xx answer, then commit it with the route's writes."""
         assert self.transaction is not None
-        if 200 <= response.status_code < 300:
-            headers = [[name, value] for name, value in response.headers.items()]
+        # A streamed answer (no `body`) is not kept: a repeat runs again.
+        body = getattr(response, "body", None)
+        if 200 <= response.status_code < 300 and isinstance(body, bytes | memoryview):
+            headers = response.headers.items()
             stored = [[name, value] for name, value in headers if name in STORED_HEADERS]
             await self.transaction.session.execute(
                 _STORE,
@@ -162,7 +164,7 @@ class Claim:
                     "fingerprint": self.fingerprint,
                     "status_code": response.status_code,
                     "headers": json.dumps(stored),
-                    "body": bytes(response.body),
+                    "body": bytes(body),
                     "ttl": self.ttl_seconds,
                 },
             )
