@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -108,6 +109,10 @@ class Bake:
     def has_cache(self) -> bool:
         return self.switches["use_cache"]
 
+    @property
+    def has_auth(self) -> bool:
+        return self.switches.get("use_auth", False)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -136,6 +141,9 @@ class App:
     scenarios: list[str]
     users: int
     cache_prefix: str | None = None
+    # With authentication: writes are sent with a superuser's token (`log_in`).
+    auth: bool = False
+    token: str | None = None
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     startup_seconds: float = 0.0
@@ -385,6 +393,26 @@ def start(app: App, logs: Path) -> None:
     )
 
 
+def log_in(app: App) -> None:
+    """A superuser's bearer token for the writes: signed up, promoted in SQL, logged in."""
+    name = f"bench_admin_{secrets.token_hex(4)}"
+    password = secrets.token_hex(16)
+    user = {"username": name, "email": f"{name}@example.com", "password": password}
+    request = urllib.request.Request(
+        f"{app.url}/users",
+        data=json.dumps(user).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    promote = f"UPDATE users SET is_superuser = true WHERE username = '{name}'"
+    admin(app.python, "sql", app.env["DATABASE_URL"], promote)
+    form = urllib.parse.urlencode({"username": name, "password": password}).encode()
+    with urllib.request.urlopen(f"{app.url}/auth/token", data=form, timeout=10) as response:
+        app.token = json.load(response)["access_token"]
+
+
 def stop(app: App) -> None:
     if app.process is not None and app.process.poll() is None:
         app.process.send_signal(signal.SIGINT)
@@ -411,10 +439,11 @@ def peak_rss_mib(pid: int) -> float:
 # --- load -------------------------------------------------------------------------------
 
 
-def wrk_script(scenario: str, users: int, workdir: Path) -> Path:
+def wrk_script(scenario: str, users: int, workdir: Path, token: str | None = None) -> Path:
     header = (
         f"USERS = {users}\nHOT = {HOT_USERS}\nBULK = {report.BULK}\n"
         f'RUN = "b{secrets.token_hex(5)}"\nmath.randomseed({secrets.randbits(31)})\n'
+        f"TOKEN = {json.dumps(token) if token else 'nil'}\n"
     )
     parts = [header, (WRK_DIR / f"{SCRIPTS.get(scenario, scenario)}.lua").read_text()]
     if scenario.startswith("get"):
@@ -485,7 +514,7 @@ def settle_database(app: App, config: Config) -> float:
 
 def load(app: App, scenario: str, concurrency: int, config: Config) -> dict[str, Any]:
     assert app.process is not None
-    script = wrk_script(scenario, app.users, config.workdir)
+    script = wrk_script(scenario, app.users, config.workdir, app.token)
     pid = app.process.pid
     cpu_before = cpu_seconds(pid)
     searchers = None
@@ -542,6 +571,8 @@ def serving(apps: list[App], logs: Path) -> Iterator[None]:
         for app in apps:
             start(app, logs)
             log(f"{app.name} answered after {app.startup_seconds:.2f} s on {app.url}")
+            if app.auth:
+                log_in(app)
         yield
     finally:
         for app in apps:
@@ -574,6 +605,9 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
             prefix = f"bench:{slug(bake_.name)}:{token}:"
             env.update(REDIS_URL=config.redis_url, CACHE_KEY_PREFIX=prefix)
             redis_python = python
+        if bake_.has_auth:
+            # A day: no token expires during a run.
+            env.update(AUTH_SECRET_KEY=secrets.token_hex(32), AUTH_TOKEN_TTL_SECONDS="86400")
         scenarios = [s for s in config.scenarios if s != "get_cached" or bake_.has_cache]
         apps.append(
             App(
@@ -585,6 +619,7 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
                 scenarios,
                 config.users,
                 prefix,
+                auth=bake_.has_auth,
             )
         )
         if bake_ is config.bakes[0]:
@@ -599,6 +634,7 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
                         scenarios,
                         config.users,
                         prefix,
+                        auth=bake_.has_auth,
                     )
                 )
         if config.million:
@@ -618,6 +654,7 @@ def build_apps(config: Config) -> tuple[list[App], list[str], Path | None]:
                     [s for s in MILLION_SCENARIOS if s in config.scenarios],
                     MILLION,
                     million_prefix,
+                    auth=bake_.has_auth,
                 )
             )
     if first is None:

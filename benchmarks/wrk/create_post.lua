@@ -1,5 +1,7 @@
 -- POST a post for a random user; each body is unique.
 local headers = {["Content-Type"] = "application/json"}
+-- With authentication, a superuser's token (the driver sets TOKEN).
+if TOKEN then headers["Authorization"] = "Bearer " .. TOKEN end
 local n = 0
 
 request = function()

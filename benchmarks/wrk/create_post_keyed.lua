@@ -1,5 +1,7 @@
 -- create_post with an Idempotency-Key unique to this run and request (wrk runs one thread).
 local headers = {["Content-Type"] = "application/json"}
+-- With authentication, a superuser's token (the driver sets TOKEN).
+if TOKEN then headers["Authorization"] = "Bearer " .. TOKEN end
 local n = 0
 
 request = function()

@@ -1,5 +1,6 @@
 -- Appended to every scenario script: prints one line the driver parses.
--- The driver prepends the globals USERS, HOT, BULK, RUN (a token unique to the run)
+-- The driver prepends the globals USERS, HOT, BULK, RUN (a token unique to the run),
+-- TOKEN (a bearer token with authentication, else nil)
 -- and a math.randomseed call.
 local threads = {}
 
