@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -44,18 +45,45 @@ async def run_as_postgres(*command: str) -> None:
         pytest.fail(f"{command[0]} failed: {output.decode(errors='replace')}")
 
 
+@dataclass
+class Standby:
+    """A running standby of a primary, on a port of its own."""
+
+    url: URL
+    data: Path
+
+    async def promote(self) -> None:
+        engine = create_async_engine(self.url.set(database="postgres"))
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT pg_promote(wait => true)"))
+        finally:
+            await engine.dispose()
+
+    async def stop(self) -> None:
+        """Stop the server at once, as a crash or a lost machine would."""
+        programs = server_programs()
+        assert programs is not None
+        if (self.data / "postmaster.pid").exists():
+            await run_as_postgres(
+                str(programs / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"
+            )
+
+
 @asynccontextmanager
-async def promoted_standby(primary: URL) -> AsyncIterator[URL]:
-    """A copy of `primary`'s server, promoted to a primary of its own on a new timeline;
-    yields the URL of `primary`'s database there. Stopped and deleted afterwards."""
+async def standby_of(primary: URL) -> AsyncIterator[Standby]:
+    """A streaming standby of `primary`'s server (which must allow replication from
+    127.0.0.1 without a password); yields it with the URL of `primary`'s database there.
+    Stopped and deleted afterwards."""
     programs = server_programs()
     if programs is None:
         pytest.skip("no PostgreSQL server programs (pg_basebackup, pg_ctl) installed")
-    directory = Path(tempfile.mkdtemp(prefix="promoted-standby-"))
+    directory = Path(tempfile.mkdtemp(prefix="standby-"))
     data = directory / "data"
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres")
     port = free_port()
+    standby = Standby(primary.set(port=port, host="127.0.0.1"), data)
     try:
         await run_as_postgres(
             str(programs / "pg_basebackup"),
@@ -68,17 +96,16 @@ async def promoted_standby(primary: URL) -> AsyncIterator[URL]:
         await run_as_postgres(
             str(programs / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start"
         )
-        url = primary.set(port=port, host="127.0.0.1")
-        engine = create_async_engine(url.set(database="postgres"))
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT pg_promote(wait => true)"))
-        finally:
-            await engine.dispose()
-        yield url
+        yield standby
     finally:
-        if (data / "postmaster.pid").exists():
-            await run_as_postgres(
-                str(programs / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"
-            )
+        await standby.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@asynccontextmanager
+async def promoted_standby(primary: URL) -> AsyncIterator[URL]:
+    """A copy of `primary`'s server, promoted to a primary of its own on a new timeline;
+    yields the URL of `primary`'s database there. Stopped and deleted afterwards."""
+    async with standby_of(primary) as standby:
+        await standby.promote()
+        yield standby.url

@@ -46,6 +46,41 @@ def test_database_url_becomes_an_asyncpg_url(raw: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "postgresql://app:pw@h1:5432,h2:5433/shop?target_session_attrs=read-write",
+        "postgresql://app:pw@/shop?host=h1:5432&host=h2:5433&target_session_attrs=read-write",
+    ],
+    ids=["libpq", "sqlalchemy"],
+)
+def test_several_hosts_are_accepted_in_either_form(raw: str) -> None:
+    url = Settings(database_url=raw).primary_url
+
+    assert url.drivername == "postgresql+asyncpg"
+    assert (url.username, url.password, url.database) == ("app", "pw", "shop")
+    assert url.query["host"] == ("h1:5432", "h2:5433")
+    assert url.query["target_session_attrs"] == "read-write"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("postgresql://app:topsecret@h1:5432,h2:port/db", "host 'h2:port' is not a host name"),
+        ("postgresql://app:topsecret@/db?host=h1:99999", "host 'h1:99999' is not a host name"),
+    ],
+)
+def test_a_bad_host_in_a_list_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, raw: str, message: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", raw)
+    error = settings_error()
+
+    assert message in error
+    assert "\n" not in error
+    assert "topsecret" not in error
+
+
 def test_async_database_url_overrides_database_url() -> None:
     settings = Settings(
         database_url="postgresql://a@one/db", async_database_url="postgresql+asyncpg://b@two/db"

@@ -23,8 +23,12 @@ logger = logging.getLogger(__name__)
 
 
 def where(url: URL) -> str:
-    """The server and database `url` names, for the logs: where, not who (neither the
-    user name nor the password)."""
+    """The server (or servers) and database `url` names, for the logs: where, not who
+    (neither the user name nor the password)."""
+    hosts = url.query.get("host", ())
+    if hosts:
+        names = (hosts,) if isinstance(hosts, str) else hosts
+        return f"{url.drivername}://{','.join(names)}/{url.database}"
     server = URL.create(url.drivername, host=url.host, port=url.port, database=url.database)
     return server.render_as_string()
 

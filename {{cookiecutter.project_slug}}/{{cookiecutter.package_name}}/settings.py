@@ -38,21 +38,51 @@ LIBPQ_PARAMETERS = frozenset(
 )
 
 
+def _hosts_in_query(raw: str) -> str:
+    """libpq's multi-host form (`postgresql://u@h1:5432,h2:5433/db`, as Patroni and managed
+    services hand out a primary), which `make_url` cannot read, in SQLAlchemy's
+    (`postgresql://u@/db?host=h1:5432&host=h2:5433`); any other URL as it is."""
+    scheme, separator, rest = raw.partition("://")
+    authority, _, path = rest.partition("/")
+    user, at, hosts = authority.rpartition("@")
+    if not separator or "," not in hosts:
+        return raw
+    database, _, query = path.partition("?")
+    pairs = [f"host={host}" for host in hosts.split(",")]
+    if query:
+        pairs.append(query)
+    return f"{scheme}://{user}{at}/{database}?{'&'.join(pairs)}"
+
+
+def _check_hosts(url: URL) -> None:
+    """Each `host=` of the URL names a host (or a socket directory) and, after a colon, a
+    port that is a number."""
+    hosts = url.query.get("host", ())
+    for host in (hosts,) if isinstance(hosts, str) else hosts:
+        name, port = host, ""
+        if ":" in host and not host.endswith("]"):
+            name, _, port = host.rpartition(":")
+        if not name or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+            raise ValueError(f"host {host!r} is not a host name with an optional port")
+
+
 def to_async_url(raw: str) -> URL:
-    """Parse a `postgres://`, `postgresql://` or asyncpg URL into an asyncpg URL."""
+    """Parse a `postgres://`, `postgresql://` or asyncpg URL into an asyncpg URL; several
+    hosts in either form (libpq's `h1:5432,h2:5432` or `?host=h1:5432&host=h2:5432`)."""
     try:
-        url = make_url(raw)
-    except ArgumentError:
+        url = make_url(_hosts_in_query(raw))
+    except (ArgumentError, ValueError):
         raise ValueError("is not a database URL") from None
     if url.drivername not in _POSTGRES_SCHEMES:
         raise ValueError(f"scheme {url.drivername!r} is not a PostgreSQL scheme")
     for name in url.query:
-        if name not in LIBPQ_PARAMETERS:
+        if name not in LIBPQ_PARAMETERS and name != "host":
             raise ValueError(
                 f"URL parameter {name!r} is not supported; use one of {sorted(LIBPQ_PARAMETERS)}"
             )
     if url.query.get("sslmode", "disable") not in get_args(SslMode):
         raise ValueError(f"sslmode must be one of {list(get_args(SslMode))}")
+    _check_hosts(url)
     return url.set(drivername=ASYNC_DRIVER)
 
 

@@ -32,6 +32,9 @@ from .base import Base
 _CONNECTION_CLASS = "08"
 _CONNECTION_SQLSTATES = frozenset(
     {
+        # read_only_sql_transaction: a write reached a standby, as when the server this
+        # connection was made to has been demoted since; a new connection finds the primary.
+        "25006",
         "28000",  # invalid_authorization_specification (pg_hba.conf rejects us)
         "28P01",  # invalid_password
         "3D000",  # invalid_catalog_name: the database does not exist (any more)
@@ -50,6 +53,7 @@ _DRIVER_DISCONNECTS = (
 )
 # Why no connection could be had, for the logs, by SQLSTATE (then by class 08) ...
 _UNREACHABLE_BY_SQLSTATE = {
+    "25006": "server is read-only (a standby)",
     "28000": "login rejected",
     "28P01": "invalid password",
     "3D000": "database missing",
@@ -61,6 +65,7 @@ _UNREACHABLE_BY_SQLSTATE = {
 # ... or by the error under the driver (the first that matches).
 _UNREACHABLE_BY_ERROR: tuple[tuple[type[BaseException], str], ...] = (
     (PoolTimeoutError, "no free connection within DB_POOL_TIMEOUT"),
+    (asyncpg.exceptions.TargetServerAttributeNotMatched, "no host is target_session_attrs"),
     (ConnectionRefusedError, "refused"),
     (TimeoutError, "timeout"),
     (socket.gaierror, "host name not found"),
@@ -105,10 +110,12 @@ def _unusable(code: str | None, driver_error: BaseException | None) -> bool:
 
 async def _connect(*args: Any, **kwargs: Any) -> Any:
     """asyncpg's connect; a failure below the driver's own errors (refused, timed out,
-    reset) leaves as `DatabaseUnreachableError`."""
+    reset), or no host of a multi-host URL being what `target_session_attrs` asks for (in
+    a failover: the old primary gone, the new one not promoted yet), leaves as
+    `DatabaseUnreachableError`."""
     try:
         return await asyncpg.connect(*args, **kwargs)
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, asyncpg.exceptions.TargetServerAttributeNotMatched) as error:
         raise DatabaseUnreachableError.because(error) from error
 
 
