@@ -37,6 +37,7 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "tests/test_dev_standby.py",
         "tests/test_consistency_tokens.py",
         "tests/test_replica.py",
+        "tests/test_replicas.py",
         "tests/test_streaming_replica.py",
     ],
     "use_analytics_db": [
@@ -49,7 +50,6 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "{package_name}/cache",
         "{package_name}/db/consistency.py",
         "tests/private_redis.py",
-        "tests/promotion.py",
         "tests/test_cache.py",
         "tests/test_cache_history.py",
         "tests/test_consistency_tokens.py",

@@ -1,6 +1,9 @@
 {% import "switches.jinja" as switches with context %}
 """Settings read from the environment (and a `.env` file when present)."""
 
+{% if cookiecutter.use_replica %}
+import re
+{% endif %}
 from functools import lru_cache
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
@@ -18,6 +21,10 @@ from sqlalchemy.exc import ArgumentError
 
 ASYNC_DRIVER = "postgresql+asyncpg"
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
+{% if cookiecutter.use_replica %}
+# A comma followed by a URL's scheme: where one URL of a list ends.
+_URL_SEPARATOR = re.compile(r",\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+{% endif %}
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 # The largest BULK_MAX_USERS accepted (what the API schema documents as the bound).
@@ -111,7 +118,15 @@ def _public_base_url(value: str) -> str:
 PublicBaseUrl = Annotated[str, AfterValidator(_public_base_url)]
 
 
-{% if switches.standbys %}
+{% if cookiecutter.use_replica %}
+def split_urls(raw: str) -> list[str]:
+    """Database URLs separated by commas; a comma inside one (libpq's several hosts,
+    `postgresql://u@h1,h2/db`) does not split it: only one before a scheme does."""
+    return [part.strip() for part in _URL_SEPARATOR.split(raw) if part.strip()]
+
+
+{% endif %}
+{% if cookiecutter.use_analytics_db %}
 def optional_async_url(value: SecretStr | None) -> URL | None:
     return None if value is None else to_async_url(value.get_secret_value())
 
@@ -128,6 +143,8 @@ class Settings(BaseSettings):
 {% if cookiecutter.use_replica %}
     # Read replica for reads that tolerate lag; unset or unreachable: reads use the primary.
     replica_database_url: SecretStr | None = None
+    # More replicas, separated by commas: reads are spread over every one fit to serve.
+    replica_database_urls: SecretStr | None = None
 {% endif %}
 {% if cookiecutter.use_analytics_db %}
     # Database for reporting queries; unset or unreachable: replica, then primary.
@@ -237,9 +254,25 @@ class Settings(BaseSettings):
         return to_async_url(self.migration_database_url.get_secret_value())
 {% if cookiecutter.use_replica %}
 
+    @field_validator("replica_database_urls")
+    @classmethod
+    def _each_must_be_postgres(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for number, raw in enumerate(split_urls(value.get_secret_value()), 1):
+                try:
+                    to_async_url(raw)
+                except ValueError as error:
+                    raise ValueError(f"URL {number}: {error}") from None
+        return value
+
     @property
-    def replica_url(self) -> URL | None:
-        return optional_async_url(self.replica_database_url)
+    def replica_urls(self) -> list[URL]:
+        """Every replica: REPLICA_DATABASE_URL, then REPLICA_DATABASE_URLS in their order."""
+        urls = [self.replica_database_url] if self.replica_database_url is not None else []
+        listed = self.replica_database_urls
+        raws = [url.get_secret_value() for url in urls]
+        raws += split_urls(listed.get_secret_value()) if listed is not None else []
+        return [to_async_url(raw) for raw in raws]
 {% endif %}
 {% if cookiecutter.use_analytics_db %}
 

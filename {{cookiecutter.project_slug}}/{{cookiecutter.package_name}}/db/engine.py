@@ -137,5 +137,5 @@ def _engine(url: URL, settings: Settings, *, role: str, options: dict[str, Any])
     log_sql(settings)
     engine = create_async_engine(url, connect_args=connect_args(settings, role=role), **options)
     event.listen(engine.sync_engine, "do_connect", _libpq_parameters)
-    watch_errors(engine)
+    watch_errors(engine, writable=role == "primary")
     return engine

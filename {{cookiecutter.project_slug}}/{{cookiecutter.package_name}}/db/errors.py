@@ -30,11 +30,11 @@ from .base import Base
 
 # SQLSTATEs meaning "no usable connection"; class 08 (connection exception) as a whole.
 _CONNECTION_CLASS = "08"
+# read_only_sql_transaction: on the primary's connections, a write that reached a server
+# demoted to a standby since the connection was made (a new one finds the new primary).
+READ_ONLY_SERVER = "25006"
 _CONNECTION_SQLSTATES = frozenset(
     {
-        # read_only_sql_transaction: a write reached a standby, as when the server this
-        # connection was made to has been demoted since; a new connection finds the primary.
-        "25006",
         "28000",  # invalid_authorization_specification (pg_hba.conf rejects us)
         "28P01",  # invalid_password
         "3D000",  # invalid_catalog_name: the database does not exist (any more)
@@ -141,10 +141,20 @@ def _classify(context: ExceptionContext) -> BaseException | None:
     return None
 
 
-def watch_errors(engine: AsyncEngine) -> None:
-    """Classify `engine`'s connect and execution errors as they happen (see the module)."""
+def _classify_writable(context: ExceptionContext) -> BaseException | None:
+    if sqlstate(context.sqlalchemy_exception or context.original_exception) == READ_ONLY_SERVER:
+        context.is_disconnect = True
+        return None
+    return _classify(context)
+
+
+def watch_errors(engine: AsyncEngine, *, writable: bool = False) -> None:
+    """Classify `engine`'s connect and execution errors as they happen (see the module).
+    `writable`: the engine's server must take writes (the primary's), so one that refuses
+    them as read-only is no longer the primary, and the connection is discarded (on a
+    standby's engine the same error is a write sent to the wrong place: a bug, left loud)."""
     event.listen(engine.sync_engine, "do_connect", _connect_through_guard)
-    event.listen(engine.sync_engine, "handle_error", _classify)
+    event.listen(engine.sync_engine, "handle_error", _classify_writable if writable else _classify)
 
 
 def is_connection_error(exc: BaseException) -> bool:

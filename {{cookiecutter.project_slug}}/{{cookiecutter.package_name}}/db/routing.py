@@ -13,6 +13,7 @@ standby connection mid-query is retried once on the primary (`ReadSession`).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import deque
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import URL, Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .. import events
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRIMARY = "primary"
+REPLICA = "replica"
 
 # Keys in `session.info`.
 ROUTER = "read_router"
@@ -145,21 +147,24 @@ class StandbyMonitor:
 
 
 class ReadRouter:
-    """Picks the database for a read session among `preferred` standbys and the primary."""
+    """Picks the database for a read session: a standby of the first group that has one
+    fit to serve (reachable, within `max_lag_seconds`, past the reader's position), taking
+    turns among that group's standbys; the primary when none is."""
 
     def __init__(
         self,
         binds: dict[str, Bind],
-        monitors: Sequence[StandbyMonitor],
+        groups: Sequence[Sequence[StandbyMonitor]],
         *,
         max_lag_seconds: float,
         honour_requirements: bool = True,
     ) -> None:
         self.binds = binds
-        self.monitors = list(monitors)
+        self.groups = [list(group) for group in groups if group]
         self.max_lag_seconds = max_lag_seconds
         # Reporting reads tolerate lag; they ignore read-your-writes requirements.
         self.honour_requirements = honour_requirements
+        self._turns = itertools.count()
 
     def choose(self, requirement: ReadRequirement | None) -> str:
         required = None
@@ -168,24 +173,29 @@ class ReadRouter:
                 return PRIMARY
             required = requirement.required_position
         behind_token = False
-        for monitor in self.monitors:
-            status = monitor.status
-            if not status.reachable:
-                events.replica_fallback(monitor.role, "unreachable")
-            elif status.lag_seconds > self.max_lag_seconds:
-                events.replica_fallback(monitor.role, "lagging")
-            elif required is not None and not status.has_replayed(required):
-                behind_token = True
-            else:
-                return monitor.role
+        turn = next(self._turns)
+        for group in self.groups:
+            # Round robin: each read starts at the next standby, and skips those unfit.
+            for offset in range(len(group)):
+                monitor = group[(turn + offset) % len(group)]
+                status = monitor.status
+                if not status.reachable:
+                    events.replica_fallback(monitor.role, "unreachable")
+                elif status.lag_seconds > self.max_lag_seconds:
+                    events.replica_fallback(monitor.role, "lagging")
+                elif required is not None and not status.has_replayed(required):
+                    behind_token = True
+                else:
+                    return monitor.role
         if behind_token:
             events.primary_read_forced()
         return PRIMARY
 
     def lost(self, role: str) -> None:
-        for monitor in self.monitors:
-            if monitor.role == role:
-                monitor.lost()
+        for group in self.groups:
+            for monitor in group:
+                if monitor.role == role:
+                    monitor.lost()
 
 
 class RoutingSession(ReadOnlySession):
@@ -239,15 +249,16 @@ class Standbys:
     _checks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def sessions(
-        self, primary: Bind, *roles: str, honour_requirements: bool
+        self, primary: Bind, *groups: Sequence[str], honour_requirements: bool
     ) -> async_sessionmaker[AsyncSession]:
-        """Read-only sessions on the first of `roles` fit to serve, else on `primary`."""
+        """Read-only sessions on a standby of the first of `groups` (roles) that has one fit
+        to serve, spread among that group's; else on `primary`."""
         # Each statement on its own, like every read session (see `db.readonly`).
         binds: dict[str, Bind] = {role: autocommit(engine) for role, engine in self.engines.items()}
         binds[PRIMARY] = autocommit(primary) if isinstance(primary, AsyncEngine) else primary
         router = ReadRouter(
             binds,
-            [self.monitors[role] for role in roles if role in self.monitors],
+            [[self.monitors[role] for role in group if role in self.monitors] for group in groups],
             max_lag_seconds=self.max_lag_seconds,
             honour_requirements=honour_requirements,
         )
@@ -273,16 +284,22 @@ class Standbys:
         await asyncio.gather(*self._checks, return_exceptions=True)
 
 
+def replica_role(number: int) -> str:
+    """The name of the replica at `number` (from 1) in the settings' order: in logs,
+    `/health/ready` and `/metrics`. The first is "replica", as with only one."""
+    return REPLICA if number == 1 else f"{REPLICA}_{number}"
+
+
 def add_standbys(database: Database, settings: Settings) -> None:
     """The standbys configured in `settings` join `database`: a request pool and a check
     connection each, a monitor each, and read and report sessions routed among them."""
-    # In order of preference for reports; reads use the replica only.
-    urls = {
+    # In order of preference for reports; reads use the replicas only.
+    urls: dict[str, URL | None] = {
 {% if cookiecutter.use_analytics_db %}
         "analytics": settings.analytics_url,
 {% endif %}
 {% if cookiecutter.use_replica %}
-        "replica": settings.replica_url,
+        **{replica_role(number): url for number, url in enumerate(settings.replica_urls, 1)},
 {% endif %}
     }
     monitors: dict[str, StandbyMonitor] = {}
@@ -301,12 +318,15 @@ def add_standbys(database: Database, settings: Settings) -> None:
     database.max_lag_seconds = settings.replica_max_lag_seconds
     engines = {role: database.engines[role] for role in monitors}
     standbys = Standbys(engines, monitors, settings.replica_max_lag_seconds)
+    replicas = [role for role in monitors if role.startswith(REPLICA)]
 {% if cookiecutter.use_replica %}
     database.read_factory = lambda primary: standbys.sessions(
-        primary, "replica", honour_requirements=True
+        primary, replicas, honour_requirements=True
     )
 {% endif %}
+    # Reports: the analytics database, else the replicas.
+    others = [[role] for role in monitors if role not in replicas]
     database.report_factory = lambda primary: standbys.sessions(
-        primary, *urls, honour_requirements=False
+        primary, *others, replicas, honour_requirements=False
     )
     database.background.append(standbys)
