@@ -135,6 +135,7 @@ async def test_reported_events_are_counted(client: AsyncClient) -> None:
     events.cache_lookup("error")
     events.replica_fallback("replica", "unreachable")
     events.primary_read_forced()
+    events.read_routed("replica_2")
     after = await scrape(client)
 
     def delta(name: str, **labels: str) -> float:
@@ -145,6 +146,7 @@ async def test_reported_events_are_counted(client: AsyncClient) -> None:
     assert delta("cache_lookups_total", result="miss") == 0
     assert delta("db_read_fallbacks_total", role="replica", reason="unreachable") == 1
     assert delta("db_primary_reads_forced_total") == 1
+    assert delta("db_reads_routed_total", role="replica_2") == 1
 
 
 async def test_two_workers_report_one_sum(server: DatabaseServer, tmp_path: Path) -> None:

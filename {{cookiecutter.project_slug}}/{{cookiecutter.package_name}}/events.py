@@ -17,6 +17,8 @@ class Recorder(Protocol):
 
     def primary_read_forced(self) -> None: ...
 
+    def read_routed(self, role: str) -> None: ...
+
     def pool_wait(self, pool: str, change: int) -> None: ...
 
     def pool_timeout(self, pool: str) -> None: ...
@@ -30,6 +32,9 @@ class _Discard:
         pass
 
     def primary_read_forced(self) -> None:
+        pass
+
+    def read_routed(self, role: str) -> None:
         pass
 
     def pool_wait(self, pool: str, change: int) -> None:
@@ -63,6 +68,12 @@ def primary_read_forced() -> None:
     """A read went to the primary because the client's consistency token was newer than
     every replica."""
     _recorder.primary_read_forced()
+
+
+def read_routed(role: str) -> None:
+    """A read session that may use a standby chose `role` (primary, replica, replica_2,
+    analytics) for its statements."""
+    _recorder.read_routed(role)
 
 
 def pool_wait(pool: str, change: int) -> None:

@@ -76,6 +76,11 @@ READ_FALLBACKS = Counter(
     "Reads meant for a replica or analytics database that went elsewhere, and why.",
     ["role", "reason"],
 )
+READS_ROUTED = Counter(
+    "db_reads_routed",
+    "Read sessions that may use a standby, by the database that served them.",
+    ["role"],
+)
 PRIMARY_READS_FORCED = Counter(
     "db_primary_reads_forced",
     "Reads sent to the primary because no replica had replayed the client's token.",
@@ -93,6 +98,9 @@ class _Recorder:
 
     def primary_read_forced(self) -> None:
         PRIMARY_READS_FORCED.inc()
+
+    def read_routed(self, role: str) -> None:
+        READS_ROUTED.labels(role).inc()
 
     def pool_wait(self, pool: str, change: int) -> None:
         PENDING_REQUESTS.labels(pool).inc(change)

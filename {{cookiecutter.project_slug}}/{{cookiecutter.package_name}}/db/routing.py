@@ -210,6 +210,7 @@ class RoutingSession(ReadOnlySession):
         # Re-decide once the request has written: its later reads must see the write.
         if role is None or (role != PRIMARY and requirement is not None and requirement.wrote):
             role = self.info[ROUTE] = router.choose(requirement)
+            events.read_routed(role)
         return sync_bind(router.binds[role])
 
 
