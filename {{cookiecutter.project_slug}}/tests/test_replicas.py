@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
-from sqlalchemy import URL, text
+from sqlalchemy import URL, event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from {{ cookiecutter.package_name }}.db.consistency import TOKEN_HEADER
@@ -197,8 +197,13 @@ async def test_a_standby_stopped_under_load_costs_no_error(streaming_primary_url
                     statuses.append((await client.get(path, headers=seen)).status_code)
                 return statuses
 
+            served_by_second: list[object] = []
+            pool = app.state.database.engines["replica_2"].sync_engine.pool
+            event.listen(pool, "checkout", lambda *_: served_by_second.append(None))
             load = [asyncio.create_task(read_until_stopped()) for _ in range(8)]
             await asyncio.sleep(0.3)
+            # It served its share until now.
+            assert served_by_second
             await second.stop()
             await asyncio.sleep(0.5)
             stopped.set()

@@ -76,9 +76,12 @@ def _check_hosts(url: URL) -> None:
 def to_async_url(raw: str) -> URL:
     """Parse a `postgres://`, `postgresql://` or asyncpg URL into an asyncpg URL; several
     hosts in either form (libpq's `h1:5432,h2:5432` or `?host=h1:5432&host=h2:5432`)."""
+    # `from None`: SQLAlchemy's message would show the URL, password included.
     try:
         url = make_url(_hosts_in_query(raw))
-    except (ArgumentError, ValueError):
+    except ArgumentError:
+        raise ValueError("is not a database URL") from None
+    except ValueError:  # a port that is not a number
         raise ValueError("is not a database URL") from None
     if url.drivername not in _POSTGRES_SCHEMES:
         raise ValueError(f"scheme {url.drivername!r} is not a PostgreSQL scheme")
