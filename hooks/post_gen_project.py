@@ -68,6 +68,12 @@ FEATURE_PATHS: dict[str, list[str]] = {
     ],
     "use_metrics": ["{package_name}/metrics.py", "tests/test_metrics.py"],
     "use_tracing": ["{package_name}/tracing.py", "tests/test_tracing.py"],
+    "use_auth": [
+        "{package_name}/auth",
+        "migrations/versions/20261206_0006_token_versions.py",
+        "scripts/create-superuser",
+        "tests/auth",
+    ],
     "use_docker": ["compose.yaml", "Dockerfile", ".dockerignore"],
     "use_github_actions": [".github"],
 }

@@ -31,8 +31,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from {{ cookiecutter.package_name }}.api.deps import get_database
+{% if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.auth.deps import current_user
+{% endif %}
 from {{ cookiecutter.package_name }}.db.base import AppSession
 from {{ cookiecutter.package_name }}.main import create_app
+{% if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.models import User
+{% endif %}
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
 {% if cookiecutter.use_cache %}
@@ -45,6 +51,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # the servers (`process_environment`) write under it too.
 _THIS_RUN = f"test-{{ cookiecutter.package_name }}-{uuid4().hex[:12]}"
 CACHE_PREFIX = os.environ.setdefault("TEST_CACHE_PREFIX", _THIS_RUN)
+{% if cookiecutter.use_auth %}
+# Signs the tokens of the tests' apps and of the servers they start: a test value only.
+os.environ.setdefault("AUTH_SECRET_KEY", "tests-only-not-a-secret-0123456789abcdef")
+
+
+async def acting_superuser() -> User:
+    """The caller of every request of `client_for` clients: a superuser that is no row,
+    so the API tests need no token; tests/auth/ checks the tokens themselves."""
+    return User(id=0, username="superuser", is_superuser=True, is_active=True, token_version=0)
+{% endif %}
 
 
 def alembic_config_on(connection: Connection) -> Config:
@@ -237,6 +253,9 @@ async def client_for(
     assert isinstance(connection, AsyncConnection)
     on_test_connection = app.state.database.on(connection)
     app.dependency_overrides[get_database] = lambda: on_test_connection
+{% if cookiecutter.use_auth %}
+    app.dependency_overrides[current_user] = acting_superuser
+{% endif %}
     # Counted in another test's transaction: not this one's.
     app.state.user_statistics.forget()
 {% if cookiecutter.use_cache %}

@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+{% if cookiecutter.use_auth %}
+from tests.auth.superuser import SUPERUSER, SUPERUSER_PASSWORD, make_superuser
+{% endif %}
 from tests.conftest import PROJECT_ROOT, DatabaseServer, uvicorn
 from tests.factories import user_payload
 
@@ -21,11 +24,12 @@ async def served(
     server: DatabaseServer, name: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[str]:
     """uvicorn (scripts/serve) on a new database of its own; yields its base URL."""
-    async with (
-        server.migrated_database(f"{name}_{{ cookiecutter.package_name }}") as url,
-        uvicorn(url, env=env) as base,
-    ):
-        yield base
+    async with server.migrated_database(f"{name}_{{ cookiecutter.package_name }}") as url:
+{% if cookiecutter.use_auth %}
+        await make_superuser(url)
+{% endif %}
+        async with uvicorn(url, env=env) as base:
+            yield base
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +107,15 @@ async def check_contract(base_url: str) -> int:
     made = 0
     async with httpx.AsyncClient(base_url=base_url) as http:
 
-        async def call(method: str, path: str, expected: int, body: object = None) -> object:
+        async def call(
+            method: str,
+            path: str,
+            expected: int,
+            body: object = None,
+            headers: dict[str, str] | None = None,
+        ) -> object:
             nonlocal made
-            response = await http.request(method, path, json=body)
+            response = await http.request(method, path, json=body, headers=headers)
             made += 1
             assert response.status_code == expected, (method, path, response.text)
             if expected == 201 and path != "/users/bulk":
@@ -123,6 +133,18 @@ async def check_contract(base_url: str) -> int:
         user = await call("POST", "/users", 201, alice)
         assert isinstance(user, dict)
         uid = user["id"]
+{% if cookiecutter.use_auth %}
+        # Writes need a token: alice's for her own user, the superuser's for the rest.
+        owner = await bearer(http, alice["username"], alice["password"])
+        admin = await bearer(http, SUPERUSER, SUPERUSER_PASSWORD)
+        await call("PATCH", f"/users/{uid}", 401, {"bio": "x"})
+        # The superuser counts among the users.
+        others = 1
+{% else %}
+        owner: dict[str, str] = {}
+        admin = owner
+        others = 0
+{% endif %}
         await call("POST", "/users", 409, alice)
         await call("POST", "/users", 422, user_payload(password="short"))
         bulk = await call("POST", "/users/bulk", 201, [user_payload(), user_payload()])
@@ -147,14 +169,16 @@ async def check_contract(base_url: str) -> int:
         assert [u["id"] for u in found] == [uid]
         await call("GET", "/users/search?q=", 422)
         assert await call("GET", "/users/stats", 200) == {
-            "total_users": 4,
-            "active_users": 4,
-            "new_users_30d": 4,
+            "total_users": 4 + others,
+            "active_users": 4 + others,
+            "new_users_30d": 4 + others,
         }
-        post = await call("POST", f"/users/{uid}/posts", 201, {"title": "Hi", "body": "there"})
+        post = await call(
+            "POST", f"/users/{uid}/posts", 201, {"title": "Hi", "body": "there"}, owner
+        )
         assert isinstance(post, dict)
-        await call("POST", "/users/999999/posts", 404, {"title": "Hi", "body": "there"})
-        await call("POST", f"/users/{uid}/posts", 422, {"title": ""})
+        await call("POST", "/users/999999/posts", 404, {"title": "Hi", "body": "there"}, admin)
+        await call("POST", f"/users/{uid}/posts", 422, {"title": ""}, owner)
         assert await call("GET", f"/users/{uid}/posts?limit=1", 200) == [post]
         await call("GET", "/users/999999/posts", 404)
         await call("GET", f"/users/{uid}/posts?limit=0", 422)
@@ -170,23 +194,23 @@ async def check_contract(base_url: str) -> int:
         }
         await call("GET", f"/users/{uid}", 200)
         await call("GET", "/users/999999", 404)
-        admin = await call("POST", "/roles", 201, {"name": "admin"})
-        await call("POST", "/roles", 409, {"name": "admin"})
-        assert await call("GET", "/roles", 200) == [admin]
+        role = await call("POST", "/roles", 201, {"name": "admin"}, admin)
+        await call("POST", "/roles", 409, {"name": "admin"}, admin)
+        assert await call("GET", "/roles", 200) == [role]
         await call("GET", "/roles?after=-1", 422)
-        assert await call("GET", "/roles/admin", 200) == admin
+        assert await call("GET", "/roles/admin", 200) == role
         await call("GET", "/roles/nobody", 404)
-        await call("PUT", f"/users/{uid}/roles/admin", 204)
-        await call("PUT", "/users/999999/roles/admin", 404)
+        await call("PUT", f"/users/{uid}/roles/admin", 204, headers=admin)
+        await call("PUT", "/users/999999/roles/admin", 404, headers=admin)
         members = await call("GET", "/roles/admin/users", 200)
         assert isinstance(members, list)
         assert [u["id"] for u in members] == [uid]
         await call("GET", "/roles/nobody/users", 404)
-        await call("PUT", f"/users/{bulk[0]['id']}/roles/admin", 204)
-        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204)
-        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204)
-        await call("DELETE", "/users/999999/roles/admin", 404)
-        await call("DELETE", f"/users/{uid}/roles/nobody", 404)
+        await call("PUT", f"/users/{bulk[0]['id']}/roles/admin", 204, headers=admin)
+        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204, headers=admin)
+        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204, headers=admin)
+        await call("DELETE", "/users/999999/roles/admin", 404, headers=admin)
+        await call("DELETE", f"/users/{uid}/roles/nobody", 404, headers=admin)
         await call("GET", "/no/such/path", 404)
         await call("DELETE", "/roles", 405)
         details = await call("GET", f"/users/{uid}/details", 200)
@@ -194,22 +218,22 @@ async def check_contract(base_url: str) -> int:
         assert [r["name"] for r in details["roles"]] == ["admin"]
         assert len(details["posts"]) == 1
         await call("GET", "/users/999999/details", 404)
-        patched = await call("PATCH", f"/users/{uid}", 200, {"full_name": "Alice A."})
+        patched = await call("PATCH", f"/users/{uid}", 200, {"full_name": "Alice A."}, owner)
         assert isinstance(patched, dict)
         assert patched["full_name"] == "Alice A."
-        await call("PATCH", f"/users/{uid}", 409, {"username": bulk[0]["username"]})
-        await call("PATCH", f"/users/{uid}", 422, {"email": "nope"})
-        await call("PATCH", "/users/999999", 404, {"bio": "x"})
-        await call("DELETE", f"/users/{uid}", 204)
-        await call("DELETE", f"/users/{uid}", 404)
+        await call("PATCH", f"/users/{uid}", 409, {"username": bulk[0]["username"]}, owner)
+        await call("PATCH", f"/users/{uid}", 422, {"email": "nope"}, owner)
+        await call("PATCH", "/users/999999", 404, {"bio": "x"}, admin)
+        await call("DELETE", f"/users/{uid}", 204, headers=owner)
+        await call("DELETE", f"/users/{uid}", 404, headers=admin)
         await call("GET", f"/users/{uid}", 404)
 {% if cookiecutter.use_soft_delete %}
-        await call("POST", f"/users/{uid}/restore", 200)
+        await call("POST", f"/users/{uid}/restore", 200, headers=admin)
         await call("GET", f"/users/{uid}", 200)
-        await call("POST", "/users/999999/restore", 404)
-        await call("DELETE", f"/users/{uid}", 204)
+        await call("POST", "/users/999999/restore", 404, headers=admin)
+        await call("DELETE", f"/users/{uid}", 204, headers=admin)
         await call("POST", "/users", 201, alice)
-        await call("POST", f"/users/{uid}/restore", 409)
+        await call("POST", f"/users/{uid}/restore", 409, headers=admin)
 {% endif %}
 
         spec = await call("GET", "/openapi.json", 200)
@@ -224,6 +248,15 @@ async def check_contract(base_url: str) -> int:
     return made
 
 
+{% if cookiecutter.use_auth %}
+async def bearer(http: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
+    """Headers with the token `POST /auth/token` gives for these credentials."""
+    response = await http.post("/auth/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+{% endif %}
 def readme_curls() -> list[list[str]]:
     """The curl lines of the README's quick start, split as a shell splits them."""
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
