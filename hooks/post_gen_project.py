@@ -199,6 +199,10 @@ def next_steps(
         ]
     else:
         database = [f'{createdb}   # README.md, "Running without Docker"']
+    # The app refuses to start without a key of its own (authentication).
+    secret_key = (
+        ['echo "AUTH_SECRET_KEY=$(openssl rand -hex 32)" >> .env'] if context["use_auth"] else []
+    )
     if uv:
         # uv finds a Python new enough, or downloads one.
         effect = "installs exactly what uv.lock pins" if locked else "writes uv.lock, installs it"
@@ -217,6 +221,7 @@ def next_steps(
         'git init -q && git add -A && git commit -qm "Generated from the template"',
         *install,
         "cp .env.example .env",
+        *secret_key,
         *database,
         "alembic upgrade head",
         "pytest",
