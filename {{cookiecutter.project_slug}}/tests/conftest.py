@@ -57,8 +57,8 @@ os.environ.setdefault("AUTH_SECRET_KEY", "tests-only-not-a-secret-0123456789abcd
 
 
 async def acting_superuser() -> User:
-    """The caller of every request of `client_for` clients: a superuser that is no row,
-    so the API tests need no token; tests/auth/ checks the tokens themselves."""
+    """The caller of every request to an app of `app_for` (the `app` fixture's too): a
+    superuser that is no row, so the tests need no token; tests/auth/ checks tokens."""
     return User(id=0, username="superuser", is_superuser=True, is_active=True, token_version=0)
 {% endif %}
 
@@ -234,9 +234,19 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             await transaction.rollback()
 
 
+def app_for(settings: Settings) -> FastAPI:
+    """The app `create_app` builds{% if cookiecutter.use_auth %}, whose requests act as a superuser (no token: see
+    `acting_superuser`){% endif %}; for tests that need an app of their own."""
+    app = create_app(settings)
+{% if cookiecutter.use_auth %}
+    app.dependency_overrides[current_user] = acting_superuser
+{% endif %}
+    return app
+
+
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
+    app = app_for(settings)
     # ASGITransport does not run the lifespan; run it here, once.
     async with app.router.lifespan_context(app):
         yield app
@@ -253,9 +263,6 @@ async def client_for(
     assert isinstance(connection, AsyncConnection)
     on_test_connection = app.state.database.on(connection)
     app.dependency_overrides[get_database] = lambda: on_test_connection
-{% if cookiecutter.use_auth %}
-    app.dependency_overrides[current_user] = acting_superuser
-{% endif %}
     # Counted in another test's transaction: not this one's.
     app.state.user_statistics.forget()
 {% if cookiecutter.use_cache %}
@@ -271,7 +278,7 @@ async def client_for(
         async with AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
     finally:
-        app.dependency_overrides.clear()
+        del app.dependency_overrides[get_database]
 {% if cookiecutter.use_cache %}
         cache.prefix = shared_prefix
 {% endif %}

@@ -7,6 +7,7 @@ import shlex
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
@@ -186,7 +187,8 @@ async def check_contract(base_url: str) -> int:
         await call("GET", f"/users/{bulk[0]['id']}/posts/{post['id']}", 404)
         counts = await call("GET", "/users/post-counts", 200)
         assert isinstance(counts, list)
-        assert counts[0] == {
+        # By id: the superuser, with authentication, comes first.
+        assert counts[others] == {
             "id": uid,
             "username": alice["username"],
             "email": alice["email"],
@@ -257,27 +259,56 @@ async def bearer(http: httpx.AsyncClient, username: str, password: str) -> dict[
 
 
 {% endif %}
-def readme_curls() -> list[list[str]]:
-    """The curl lines of the README's quick start, split as a shell splits them."""
+# A curl line of the README, or `NAME=$(curl ... | jq -r .access_token)`, which keeps the
+# token it answers for the lines that send "Authorization: Bearer $NAME".
+CURL_LINE = re.compile(
+    r"^(?:(?P<name>[A-Z_]+)=\$\()?(?P<curl>curl -.*?)(?: \| jq -r \.access_token\))?$",
+    re.MULTILINE,
+)
+
+
+@dataclass
+class CurlRequest:
+    method: str
+    url: str
+    json: object = None
+    form: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def readme_curls() -> list[tuple[str | None, list[str]]]:
+    """The curl lines of the README's quick start, split as a shell splits them, each with
+    the name of the variable its token goes to, if any."""
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     quick_start = readme[readme.index("## Quick start") : readme.index("## Running without Docker")]
-    return [shlex.split(line) for line in re.findall(r"^curl -.*$", quick_start, re.MULTILINE)]
+    return [(m["name"], shlex.split(m["curl"])) for m in CURL_LINE.finditer(quick_start)]
 
 
-def as_request(words: list[str], base_url: str) -> tuple[str, str, object]:
-    """The method, URL and JSON body of one curl command line."""
-    method, url, body = None, "", None
+def as_request(words: list[str], base_url: str, tokens: dict[str, str]) -> CurlRequest:
+    """The request one curl command line makes, with `$NAME`s from `tokens`."""
+    request = CurlRequest(method="", url="")
     rest = iter(words[1:])
     for word in rest:
         if word == "-X":
-            method = next(rest)
+            request.method = next(rest)
         elif word == "-d":
-            body = json.loads(next(rest))
+            data = next(rest)
+            if data.startswith(("{", "[")):
+                request.json = json.loads(data)
+            else:
+                field_name, _, value = data.partition("=")
+                request.form[field_name] = value
         elif word == "-H":
-            next(rest)
+            name, _, value = next(rest).partition(": ")
+            if name == "Authorization":
+                for variable, token in tokens.items():
+                    value = value.replace(f"${variable}", token)
+                request.headers[name] = value
         elif word.startswith("localhost:8000"):
-            url = base_url + word.removeprefix("localhost:8000")
-    return method or ("POST" if body is not None else "GET"), url, body
+            request.url = base_url + word.removeprefix("localhost:8000")
+    has_body = request.json is not None or request.form
+    request.method = request.method or ("POST" if has_body else "GET")
+    return request
 
 
 @pytest.fixture(scope="module")
@@ -289,8 +320,17 @@ async def fresh_base_url(server: DatabaseServer) -> AsyncIterator[str]:
 async def test_the_readmes_curl_walkthrough_runs_as_written(fresh_base_url: str) -> None:
     curls = readme_curls()
     assert len(curls) >= 8
+    tokens: dict[str, str] = {}
     async with httpx.AsyncClient() as http:
-        for words in curls:
-            method, url, body = as_request(words, fresh_base_url)
-            response = await http.request(method, url, json=body)
+        for keeps, words in curls:
+            request = as_request(words, fresh_base_url, tokens)
+            response = await http.request(
+                request.method,
+                request.url,
+                json=request.json,
+                data=request.form or None,
+                headers=request.headers,
+            )
             assert response.is_success, (words, response.status_code, response.text)
+            if keeps is not None:
+                tokens[keeps] = response.json()["access_token"]

@@ -20,9 +20,12 @@ from tests.factories import PASSWORD, make_user
 @pytest.fixture
 async def anonymous(app: FastAPI, session: AsyncSession) -> AsyncIterator[AsyncClient]:
     """A client whose requests carry only what the test sends: tokens are checked."""
-    async with client_for(app, session) as client:
-        del app.dependency_overrides[current_user]
-        yield client
+    acting = app.dependency_overrides.pop(current_user)
+    try:
+        async with client_for(app, session) as client:
+            yield client
+    finally:
+        app.dependency_overrides[current_user] = acting
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -8,8 +8,9 @@ from sqlalchemy import URL
 from tests.conftest import PROJECT_ROOT, process_environment
 
 SCRIPT = PROJECT_ROOT / "scripts" / "create-superuser"
-SUPERUSER = "root"
-SUPERUSER_PASSWORD = "a long password"
+# As the README's walkthrough makes it (tests/test_server.py runs its curl lines).
+SUPERUSER = "admin"
+SUPERUSER_PASSWORD = "change me please"
 
 
 async def run_script(url: URL, *args: str, password: str | None = None) -> tuple[int, str]:

@@ -5,7 +5,6 @@ import time
 from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from {{ cookiecutter.package_name }}.auth.deps import current_user
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.auth.conftest import MakeMember, bearer, log_in
@@ -96,8 +95,8 @@ async def test_an_unknown_user_takes_as_long_as_a_wrong_password(
             update={"password_hash_time_cost": 2, "password_hash_memory_cost": 19456}
         )
     )
+    # create_app's app, not app_for's: the tokens are checked.
     async with costly.router.lifespan_context(costly), client_for(costly, session) as client:
-        del costly.dependency_overrides[current_user]
         hashed = costly.state.dummy_password_hash
         user = await make_member(hashed_password=hashed)
         known = await median_login_seconds(client, user.username, "not the password")
