@@ -237,11 +237,13 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 def app_for(settings: Settings) -> FastAPI:
     """The app `create_app` builds{% if cookiecutter.use_auth %}, whose requests act as a superuser (no token: see
     `acting_superuser`){% endif %}; for tests that need an app of their own."""
-    app = create_app(settings)
 {% if cookiecutter.use_auth %}
+    app = create_app(settings)
     app.dependency_overrides[current_user] = acting_superuser
-{% endif %}
     return app
+{% else %}
+    return create_app(settings)
+{% endif %}
 
 
 @pytest.fixture(scope="session")

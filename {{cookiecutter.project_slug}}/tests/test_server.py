@@ -25,12 +25,15 @@ async def served(
     server: DatabaseServer, name: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[str]:
     """uvicorn (scripts/serve) on a new database of its own; yields its base URL."""
-    async with server.migrated_database(f"{name}_{{ cookiecutter.package_name }}") as url:
+    async with (
+        server.migrated_database(f"{name}_{{ cookiecutter.package_name }}") as url,
+        uvicorn(url, env=env) as base,
+    ):
 {% if cookiecutter.use_auth %}
+        # The README's superuser (its walkthrough logs in as it).
         await make_superuser(url)
 {% endif %}
-        async with uvicorn(url, env=env) as base:
-            yield base
+        yield base
 
 
 @pytest.fixture(scope="module")
