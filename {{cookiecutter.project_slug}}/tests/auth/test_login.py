@@ -103,3 +103,21 @@ async def test_an_unknown_user_takes_as_long_as_a_wrong_password(
         unknown = await median_login_seconds(client, "nobody-at-all", "not the password")
 
     assert 0.5 < unknown / known < 2, (known, unknown)
+
+
+async def test_openapi_offers_the_password_flow(anonymous: AsyncClient) -> None:
+    """/docs shows an Authorize button: a password-flow scheme that protected operations
+    name, and that the open ones do not."""
+    spec = (await anonymous.get("/openapi.json")).json()
+
+    (name, scheme), *others = spec["components"]["securitySchemes"].items()
+    assert others == []
+    assert scheme == {
+        "type": "oauth2",
+        "flows": {"password": {"scopes": {}, "tokenUrl": "auth/token"}},
+    }
+    paths = spec["paths"]
+    assert paths["/users/me"]["get"]["security"] == [{name: []}]
+    assert paths["/users/{user_id}"]["patch"]["security"] == [{name: []}]
+    assert "security" not in paths["/users"]["post"]
+    assert "security" not in paths["/users/{user_id}"]["get"]
