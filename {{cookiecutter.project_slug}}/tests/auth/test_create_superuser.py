@@ -1,8 +1,10 @@
 """scripts/create-superuser: makes the first superuser, or promotes a user."""
 
+import asyncio
+
 import httpx
 
-from tests.auth.superuser import run_script
+from tests.auth.superuser import run_on_terminal, run_script
 from tests.conftest import DatabaseServer, uvicorn
 
 
@@ -56,3 +58,21 @@ async def test_the_superuser_it_makes_logs_in_and_creates_roles(server: Database
             headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
             created = await http.post("/roles", json={"name": "staff"}, headers=headers)
             assert created.status_code == 201, created.text
+
+
+async def test_the_password_is_asked_for_twice_without_echo(server: DatabaseServer) -> None:
+    async with server.migrated_database("superuser_{{ cookiecutter.package_name }}") as url:
+        args = ["typed", "--email", "typed@example.com"]
+        password = "typed on a terminal"
+        status, shown = await asyncio.to_thread(run_on_terminal, url, args, [password] * 2)
+
+        assert (status, "created as a superuser" in shown) == (0, True), shown
+        assert "Password: " in shown
+        assert "Password (again): " in shown
+        assert password not in shown
+
+        status, shown = await asyncio.to_thread(
+            run_on_terminal, url, ["other", "--email", "other@example.com"], ["one", "two"]
+        )
+        assert status == 1
+        assert "the passwords differ" in shown
