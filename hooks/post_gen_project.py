@@ -68,6 +68,12 @@ FEATURE_PATHS: dict[str, list[str]] = {
     ],
     "use_metrics": ["{package_name}/metrics.py", "tests/test_metrics.py"],
     "use_tracing": ["{package_name}/tracing.py", "tests/test_tracing.py"],
+    "use_auth": [
+        "{package_name}/auth",
+        "migrations/versions/20261206_0006_token_versions.py",
+        "scripts/create-superuser",
+        "tests/auth",
+    ],
     "use_docker": ["compose.yaml", "Dockerfile", ".dockerignore"],
     "use_github_actions": [".github"],
 }
@@ -193,6 +199,10 @@ def next_steps(
         ]
     else:
         database = [f'{createdb}   # README.md, "Running without Docker"']
+    # The app refuses to start without a key of its own (authentication).
+    secret_key = (
+        ['echo "AUTH_SECRET_KEY=$(openssl rand -hex 32)" >> .env'] if context["use_auth"] else []
+    )
     if uv:
         # uv finds a Python new enough, or downloads one.
         effect = "installs exactly what uv.lock pins" if locked else "writes uv.lock, installs it"
@@ -211,6 +221,7 @@ def next_steps(
         'git init -q && git add -A && git commit -qm "Generated from the template"',
         *install,
         "cp .env.example .env",
+        *secret_key,
         *database,
         "alembic upgrade head",
         "pytest",

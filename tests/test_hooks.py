@@ -285,6 +285,21 @@ def test_next_steps(
     assert f"uvicorn {default_context['package_name']}.main:app --reload" in text
 
 
+@pytest.mark.parametrize("use_auth", [True, False])
+def test_next_steps_give_a_secret_key_only_with_authentication(
+    default_context: dict[str, Any], tmp_path: Path, use_auth: bool
+) -> None:
+    text = next_steps({**default_context, "use_auth": use_auth}, tmp_path, "python3")
+    assert ('echo "AUTH_SECRET_KEY=$(openssl rand -hex 32)" >> .env' in text) is use_auth
+    # Written after .env exists, before the app starts.
+    if use_auth:
+        assert (
+            text.index("cp .env.example .env")
+            < text.index("AUTH_SECRET_KEY")
+            < text.index("uvicorn")
+        )
+
+
 def test_next_steps_say_how_to_take_template_updates(
     default_context: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -6,10 +6,12 @@ README of the generated project says how to run a long one. Needs what
 test_generated_project.py needs (PostgreSQL, Redis, the package index).
 """
 
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from uuid import uuid4
 import pytest
 
 from tests.combinations import PYTHON_SWITCHES
-from tests.test_generated_project import SERVER_URL, admin_sql, free_port
+from tests.test_generated_project import ADMIN_SCRIPT, SERVER_URL, admin_sql, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +30,8 @@ pytestmark = pytest.mark.integration
 #   header whose pattern holds punctuation (`^[0-9A-F]{1,8}/[0-9A-F]{1,8}$`) and calls it
 #   valid; a configured parameter (unlike -H) is left out of negative cases too;
 # - no JSON Schema says "no two items share a username": such a batch is a 422.
+# Its requests carry a superuser's token (use_auth is on), so the writes run; its own
+# checks send them without it too, expecting a 401.
 # Every check is on here: `--checks all` on the command line would also override the
 # per-operation setting.
 CONFIG = """
@@ -88,6 +92,10 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_MEMORY_COST": "1024",
         "LOG_LEVEL": "WARNING",
+        # A test value, as in the generated project's compose.yaml.
+        "AUTH_SECRET_KEY": "schemathesis-only-not-a-secret-0123456789",
+        "AUTH_TOKEN_TTL_SECONDS": "3600",
+        "SUPERUSER_PASSWORD": "fuzzing password",
     }
     create = f'CREATE DATABASE "{database}"'
     admin_sql(Path(python), create)
@@ -95,6 +103,20 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
     server = None
     try:
         run(python, "-m", "alembic", "upgrade", "head", cwd=project, env=env)
+        # The fuzzer's own user far from the ids it tries (1, small numbers): deleting or
+        # deactivating it would leave every later write a 401.
+        set_sequence = "SELECT setval('users_id_seq', 1000000)"
+        run(
+            python,
+            "-c",
+            ADMIN_SCRIPT,
+            f"{SERVER_URL}/{database}",
+            set_sequence,
+            cwd=project,
+            env=env,
+        )
+        superuser = ["fuzzer", "--email", "fuzzer@example.com"]
+        run(python, "-m", f"{package}.auth.create_superuser", *superuser, cwd=project, env=env)
         server = subprocess.Popen(
             [python, "-m", "uvicorn", f"{package}.main:app", "--port", str(port)],
             cwd=project,
@@ -111,6 +133,9 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
                 time.sleep(0.1)
         (tmp_path / "schemathesis.toml").write_text(CONFIG)
         (tmp_path / "unique_keys.py").write_text(HOOKS)
+        form = urllib.parse.urlencode({"username": "fuzzer", "password": env["SUPERUSER_PASSWORD"]})
+        with urllib.request.urlopen(f"{base}/auth/token", form.encode(), timeout=10) as login:
+            token = json.load(login)["access_token"]
         # Exits non-zero on any failure (a 5xx, a timeout, a response or request the schema
         # disagrees with); its report is then the assertion message.
         run(
@@ -131,6 +156,8 @@ def test_schemathesis_finds_nothing(tmp_path: Path, cookies_session: Any) -> Non
             "10",
             "--wait-for-schema",
             "60",
+            "--header",
+            f"Authorization: Bearer {token}",
             cwd=tmp_path,
             env=env | {"SCHEMATHESIS_HOOKS": "unique_keys", "PYTHONPATH": str(tmp_path)},
         )

@@ -31,8 +31,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from {{ cookiecutter.package_name }}.api.deps import get_database
+{% if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.auth.deps import current_user
+{% endif %}
 from {{ cookiecutter.package_name }}.db.base import AppSession
 from {{ cookiecutter.package_name }}.main import create_app
+{% if cookiecutter.use_auth %}
+from {{ cookiecutter.package_name }}.models import User
+{% endif %}
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
 {% if cookiecutter.use_cache %}
@@ -45,6 +51,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # the servers (`process_environment`) write under it too.
 _THIS_RUN = f"test-{{ cookiecutter.package_name }}-{uuid4().hex[:12]}"
 CACHE_PREFIX = os.environ.setdefault("TEST_CACHE_PREFIX", _THIS_RUN)
+{% if cookiecutter.use_auth %}
+# Signs the tokens of the tests' apps and of the servers they start: a test value only.
+os.environ.setdefault("AUTH_SECRET_KEY", "tests-only-not-a-secret-0123456789abcdef")
+
+
+async def acting_superuser() -> User:
+    """The caller of every request to an app of `app_for` (the `app` fixture's too): a
+    superuser that is no row, so the tests need no token; tests/auth/ checks tokens."""
+    return User(id=0, username="superuser", is_superuser=True, is_active=True, token_version=0)
+{% endif %}
 
 
 def alembic_config_on(connection: Connection) -> Config:
@@ -218,9 +234,21 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             await transaction.rollback()
 
 
+def app_for(settings: Settings) -> FastAPI:
+    """The app `create_app` builds{% if cookiecutter.use_auth %}, whose requests act as a superuser (no token: see
+    `acting_superuser`){% endif %}; for tests that need an app of their own."""
+{% if cookiecutter.use_auth %}
+    app = create_app(settings)
+    app.dependency_overrides[current_user] = acting_superuser
+    return app
+{% else %}
+    return create_app(settings)
+{% endif %}
+
+
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
+    app = app_for(settings)
     # ASGITransport does not run the lifespan; run it here, once.
     async with app.router.lifespan_context(app):
         yield app
@@ -252,7 +280,7 @@ async def client_for(
         async with AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
     finally:
-        app.dependency_overrides.clear()
+        del app.dependency_overrides[get_database]
 {% if cookiecutter.use_cache %}
         cache.prefix = shared_prefix
 {% endif %}

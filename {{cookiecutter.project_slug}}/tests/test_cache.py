@@ -17,11 +17,10 @@ from {{ cookiecutter.package_name }}.api.deps import get_database
 from {{ cookiecutter.package_name }}.cache import UserCache
 from {{ cookiecutter.package_name }}.cache.flights import SingleFlight
 from {{ cookiecutter.package_name }}.db.consistency import READ_POSITION_SQL
-from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.schemas.user import UserRead
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.conftest import DatabaseServer, client_for, settings_for
+from tests.conftest import DatabaseServer, app_for, client_for, settings_for
 from tests.factories import make_user, user_payload
 from tests.private_redis import PrivateRedis, forget
 {% if cookiecutter.use_replica %}
@@ -160,7 +159,7 @@ async def test_an_unreadable_entry_is_a_miss(
 @pytest.fixture
 async def redis_down_app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The app with Redis unreachable (nothing listens on port 1); the database is fine."""
-    app = create_app(settings.model_copy(update={"redis_url": SecretStr("redis://127.0.0.1:1")}))
+    app = app_for(settings.model_copy(update={"redis_url": SecretStr("redis://127.0.0.1:1")}))
     async with app.router.lifespan_context(app):
         yield app
 
@@ -223,14 +222,14 @@ async def committing_client(
 {% if cookiecutter.use_replica %}
     async with read_only_url(server, own_database) as replica:
         replica_url = SecretStr(replica.render_as_string(hide_password=False))
-        app = create_app(settings.model_copy(update={"replica_database_url": replica_url}))
+        app = app_for(settings.model_copy(update={"replica_database_url": replica_url}))
         async with (
             serving(app),
             AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
         ):
             yield app, client
 {% else %}
-    app = create_app(settings)
+    app = app_for(settings)
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
@@ -414,7 +413,7 @@ async def test_more_readers_at_once_than_redis_connections_all_hit(
             "redis_timeout_seconds": 30.0,
         }
     )
-    app = create_app(settings)
+    app = app_for(settings)
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,

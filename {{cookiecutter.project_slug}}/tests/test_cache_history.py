@@ -15,9 +15,8 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import URL
 
-from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
-from tests.conftest import DatabaseServer, settings_for
+from tests.conftest import DatabaseServer, app_for, settings_for
 from tests.factories import user_payload
 from tests.private_redis import PrivateRedis
 from tests.promotion import promoted_standby
@@ -58,7 +57,7 @@ async def serving(app: FastAPI) -> AsyncIterator[AsyncClient]:
 async def test_after_a_failover_to_a_standby_that_missed_writes_the_cache_answers_its_rows(
     primary_url: URL, private_redis: PrivateRedis
 ) -> None:
-    old_primary = create_app(on(primary_url, private_redis))
+    old_primary = app_for(on(primary_url, private_redis))
     async with serving(old_primary) as client:
         both = (await client.post("/users", json=user_payload(full_name="Before"))).json()
         async with promoted_standby(primary_url) as new_url:
@@ -69,7 +68,7 @@ async def test_after_a_failover_to_a_standby_that_missed_writes_the_cache_answer
             cached += [await client.get(f"/users/{user['id']}") for user in (both, only_old)]
 
             # The service now runs on the promoted standby, with the same Redis.
-            new_primary = create_app(on(new_url, private_redis))
+            new_primary = app_for(on(new_url, private_redis))
             async with serving(new_primary) as after:
                 patched_there = await after.get(f"/users/{both['id']}")
                 missing_there = await after.get(f"/users/{only_old['id']}")

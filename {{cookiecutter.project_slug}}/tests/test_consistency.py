@@ -24,9 +24,8 @@ from pydantic import SecretStr
 from sqlalchemy import URL
 
 from {{ cookiecutter.package_name }}.db.consistency import TOKEN_HEADER, parse_position
-from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
-from tests.conftest import DatabaseServer, settings_for
+from tests.conftest import DatabaseServer, app_for, settings_for
 from tests.factories import user_payload
 {% if cookiecutter.use_cache %}
 from tests.private_redis import PrivateRedis, forget
@@ -72,7 +71,7 @@ def lagging_settings(urls: tuple[URL, URL], **changes: Any) -> Settings:
 
 @pytest.fixture(scope="module")
 async def app(urls: tuple[URL, URL]) -> AsyncIterator[FastAPI]:
-    app = create_app(lagging_settings(urls))
+    app = app_for(lagging_settings(urls))
     async with serving(app):
         yield app
 
@@ -182,7 +181,7 @@ async def test_after_a_restore_replays_every_reader_sees_the_user(
 
 
 async def test_a_standby_further_behind_than_the_limit_is_skipped(urls: tuple[URL, URL]) -> None:
-    app = create_app(lagging_settings(urls, replica_max_lag_seconds=0.3))
+    app = app_for(lagging_settings(urls, replica_max_lag_seconds=0.3))
     async with (
         serving(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
@@ -200,7 +199,7 @@ async def test_a_standby_further_behind_than_the_limit_is_skipped(urls: tuple[UR
 
 
 async def test_health_says_a_standby_past_the_limit_is_lagging(urls: tuple[URL, URL]) -> None:
-    app = create_app(lagging_settings(urls, replica_max_lag_seconds=0.3))
+    app = app_for(lagging_settings(urls, replica_max_lag_seconds=0.3))
     async with (
         serving(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
@@ -231,7 +230,7 @@ async def test_when_redis_forgets_inside_the_lag_no_reader_sees_the_old_value_af
     may see the old value until the standby replays the update, never later (not for the
     cache's TTL)."""
     settings = lagging_settings(urls, redis_url=SecretStr(private_redis.url))
-    app = create_app(settings)
+    app = app_for(settings)
     late: list[float] = []
     async with (
         serving(app),

@@ -25,9 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from {{ cookiecutter.package_name }}.api.deps import SessionDep
 from {{ cookiecutter.package_name }}.db.transaction import transactional
-from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
-from tests.conftest import DatabaseServer, settings_for
+from tests.conftest import DatabaseServer, app_for, settings_for
 from tests.factories import user_payload
 
 SECRET = "s3cret-pw"
@@ -44,7 +43,7 @@ TIMED_OUT = {"detail": "database timeout", "code": "database_timeout"}
 @asynccontextmanager
 async def fault_client(settings: Settings) -> AsyncIterator[AsyncClient]:
     """A client of a new app on `settings`; server errors come back as 500 responses."""
-    async with fault_client_of(create_app(settings)) as client:
+    async with fault_client_of(app_for(settings)) as client:
         yield client
 
 
@@ -363,7 +362,7 @@ async def test_an_exhausted_pool_is_503_after_the_pool_timeout(
     settings = settings_for(database_url).model_copy(
         update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout": 0.2}
     )
-    app = create_app(settings)
+    app = app_for(settings)
     transport = ASGITransport(app=app, raise_app_exceptions=False)
     async with (
         app.router.lifespan_context(app),
@@ -429,7 +428,7 @@ async def test_timeouts_and_application_name_reach_the_server(database_url: URL)
             "db_idle_in_transaction_timeout": 45,
         }
     )
-    app = create_app(settings)
+    app = app_for(settings)
     async with (
         app.router.lifespan_context(app),
         app.state.database.engines["primary"].connect() as connection,
@@ -459,7 +458,7 @@ def raises(error: Exception) -> Any:
 async def test_an_os_error_outside_the_database_is_500(
     settings: Settings, error: Exception
 ) -> None:
-    app = create_app(settings)
+    app = app_for(settings)
     app.add_api_route("/fails", raises(error))
     transport = ASGITransport(app=app, raise_app_exceptions=False)
     async with (
@@ -716,7 +715,7 @@ async def test_a_conflict_that_persists_is_a_503_a_client_may_retry(
         finally:
             seen.append(work.runs)
 
-    app = create_app(settings)
+    app = app_for(settings)
     app.add_api_route("/conflicts", endpoint, methods=["POST"])
     async with fault_client_of(app) as client:
         response = await client.post("/conflicts")
@@ -735,7 +734,7 @@ async def test_readiness_stays_ok_while_the_server_refuses_new_connections(
     """A server at its connection limit refuses readiness its own new connection, while
     the request pool's warm connection serves: the instance stays in the load balancer."""
     url = database_url.set(username=login_role, password="right-password")
-    app = create_app(settings_for(url).model_copy(update={"db_pool_size": 1}))
+    app = app_for(settings_for(url).model_copy(update={"db_pool_size": 1}))
     async with fault_client_of(app) as client:
         primary = app.state.database.engines["primary"]
         async with primary.connect() as connection:  # a warm connection, back in the pool

@@ -9,9 +9,8 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import URL, make_url
 
-from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.conftest import settings_for
+from tests.conftest import app_for, settings_for
 from tests.factories import user_payload
 
 # The standbys this project can have, by setting (in the order they start).
@@ -38,7 +37,7 @@ async def test_health_ok(app: FastAPI) -> None:
 @pytest.fixture
 async def down_client() -> AsyncIterator[AsyncClient]:
     """A client of an app whose database cannot be reached (the app still starts)."""
-    app = create_app(settings_for(UNREACHABLE))
+    app = app_for(settings_for(UNREACHABLE))
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
@@ -103,7 +102,7 @@ async def test_startup_names_every_database_without_credentials(
     settings = settings_for(url).model_copy(
         update={name: SecretStr(url.render_as_string(hide_password=False)) for name in STANDBY_URLS}
     )
-    app = create_app(settings)
+    app = app_for(settings)
     async with app.router.lifespan_context(app):
         pass
 

@@ -21,6 +21,9 @@ import pytest
 from sqlalchemy import URL
 
 from {{ cookiecutter.package_name }}.settings import Settings
+{% if cookiecutter.use_auth %}
+from tests.auth.superuser import make_superuser
+{% endif %}
 from tests.conftest import PROJECT_ROOT, DatabaseServer, process_environment, uvicorn
 from tests.factories import user_payload
 from tests.pgbouncer import PgBouncer, pgbouncer
@@ -73,6 +76,10 @@ async def deployment(
                 timeout=120,
             )
             assert migrate.returncode == 0, migrate.stderr
+{% if cookiecutter.use_auth %}
+            # On the server itself, like Alembic: PgBouncer sees only the app.
+            await make_superuser(direct)
+{% endif %}
             # Alembic went to the server itself: PgBouncer has not seen a client yet.
             assert bouncer.logins() == set()
             async with uvicorn(bouncer.url("primary"), stderr, env=env) as base:

@@ -7,11 +7,15 @@ import shlex
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+{% if cookiecutter.use_auth %}
+from tests.auth.superuser import SUPERUSER, SUPERUSER_PASSWORD, make_superuser
+{% endif %}
 from tests.conftest import PROJECT_ROOT, DatabaseServer, uvicorn
 from tests.factories import user_payload
 
@@ -25,6 +29,10 @@ async def served(
         server.migrated_database(f"{name}_{{ cookiecutter.package_name }}") as url,
         uvicorn(url, env=env) as base,
     ):
+{% if cookiecutter.use_auth %}
+        # The README's superuser (its walkthrough logs in as it).
+        await make_superuser(url)
+{% endif %}
         yield base
 
 
@@ -103,9 +111,15 @@ async def check_contract(base_url: str) -> int:
     made = 0
     async with httpx.AsyncClient(base_url=base_url) as http:
 
-        async def call(method: str, path: str, expected: int, body: object = None) -> object:
+        async def call(
+            method: str,
+            path: str,
+            expected: int,
+            body: object = None,
+            headers: dict[str, str] | None = None,
+        ) -> object:
             nonlocal made
-            response = await http.request(method, path, json=body)
+            response = await http.request(method, path, json=body, headers=headers)
             made += 1
             assert response.status_code == expected, (method, path, response.text)
             if expected == 201 and path != "/users/bulk":
@@ -123,6 +137,18 @@ async def check_contract(base_url: str) -> int:
         user = await call("POST", "/users", 201, alice)
         assert isinstance(user, dict)
         uid = user["id"]
+{% if cookiecutter.use_auth %}
+        # Writes need a token: alice's for her own user, the superuser's for the rest.
+        owner = await bearer(http, alice["username"], alice["password"])
+        admin = await bearer(http, SUPERUSER, SUPERUSER_PASSWORD)
+        await call("PATCH", f"/users/{uid}", 401, {"bio": "x"})
+        # The superuser counts among the users.
+        others = 1
+{% else %}
+        owner: dict[str, str] = {}
+        admin = owner
+        others = 0
+{% endif %}
         await call("POST", "/users", 409, alice)
         await call("POST", "/users", 422, user_payload(password="short"))
         bulk = await call("POST", "/users/bulk", 201, [user_payload(), user_payload()])
@@ -147,14 +173,16 @@ async def check_contract(base_url: str) -> int:
         assert [u["id"] for u in found] == [uid]
         await call("GET", "/users/search?q=", 422)
         assert await call("GET", "/users/stats", 200) == {
-            "total_users": 4,
-            "active_users": 4,
-            "new_users_30d": 4,
+            "total_users": 4 + others,
+            "active_users": 4 + others,
+            "new_users_30d": 4 + others,
         }
-        post = await call("POST", f"/users/{uid}/posts", 201, {"title": "Hi", "body": "there"})
+        post = await call(
+            "POST", f"/users/{uid}/posts", 201, {"title": "Hi", "body": "there"}, owner
+        )
         assert isinstance(post, dict)
-        await call("POST", "/users/999999/posts", 404, {"title": "Hi", "body": "there"})
-        await call("POST", f"/users/{uid}/posts", 422, {"title": ""})
+        await call("POST", "/users/999999/posts", 404, {"title": "Hi", "body": "there"}, admin)
+        await call("POST", f"/users/{uid}/posts", 422, {"title": ""}, owner)
         assert await call("GET", f"/users/{uid}/posts?limit=1", 200) == [post]
         await call("GET", "/users/999999/posts", 404)
         await call("GET", f"/users/{uid}/posts?limit=0", 422)
@@ -162,7 +190,8 @@ async def check_contract(base_url: str) -> int:
         await call("GET", f"/users/{bulk[0]['id']}/posts/{post['id']}", 404)
         counts = await call("GET", "/users/post-counts", 200)
         assert isinstance(counts, list)
-        assert counts[0] == {
+        # By id: the superuser, with authentication, comes first.
+        assert counts[others] == {
             "id": uid,
             "username": alice["username"],
             "email": alice["email"],
@@ -170,23 +199,23 @@ async def check_contract(base_url: str) -> int:
         }
         await call("GET", f"/users/{uid}", 200)
         await call("GET", "/users/999999", 404)
-        admin = await call("POST", "/roles", 201, {"name": "admin"})
-        await call("POST", "/roles", 409, {"name": "admin"})
-        assert await call("GET", "/roles", 200) == [admin]
+        role = await call("POST", "/roles", 201, {"name": "admin"}, admin)
+        await call("POST", "/roles", 409, {"name": "admin"}, admin)
+        assert await call("GET", "/roles", 200) == [role]
         await call("GET", "/roles?after=-1", 422)
-        assert await call("GET", "/roles/admin", 200) == admin
+        assert await call("GET", "/roles/admin", 200) == role
         await call("GET", "/roles/nobody", 404)
-        await call("PUT", f"/users/{uid}/roles/admin", 204)
-        await call("PUT", "/users/999999/roles/admin", 404)
+        await call("PUT", f"/users/{uid}/roles/admin", 204, headers=admin)
+        await call("PUT", "/users/999999/roles/admin", 404, headers=admin)
         members = await call("GET", "/roles/admin/users", 200)
         assert isinstance(members, list)
         assert [u["id"] for u in members] == [uid]
         await call("GET", "/roles/nobody/users", 404)
-        await call("PUT", f"/users/{bulk[0]['id']}/roles/admin", 204)
-        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204)
-        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204)
-        await call("DELETE", "/users/999999/roles/admin", 404)
-        await call("DELETE", f"/users/{uid}/roles/nobody", 404)
+        await call("PUT", f"/users/{bulk[0]['id']}/roles/admin", 204, headers=admin)
+        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204, headers=admin)
+        await call("DELETE", f"/users/{bulk[0]['id']}/roles/admin", 204, headers=admin)
+        await call("DELETE", "/users/999999/roles/admin", 404, headers=admin)
+        await call("DELETE", f"/users/{uid}/roles/nobody", 404, headers=admin)
         await call("GET", "/no/such/path", 404)
         await call("DELETE", "/roles", 405)
         details = await call("GET", f"/users/{uid}/details", 200)
@@ -194,26 +223,26 @@ async def check_contract(base_url: str) -> int:
         assert [r["name"] for r in details["roles"]] == ["admin"]
         assert len(details["posts"]) == 1
         await call("GET", "/users/999999/details", 404)
-        patched = await call("PATCH", f"/users/{uid}", 200, {"full_name": "Alice A."})
+        patched = await call("PATCH", f"/users/{uid}", 200, {"full_name": "Alice A."}, owner)
         assert isinstance(patched, dict)
         assert patched["full_name"] == "Alice A."
-        await call("PATCH", f"/users/{uid}", 409, {"username": bulk[0]["username"]})
-        await call("PATCH", f"/users/{uid}", 422, {"email": "nope"})
-        await call("PATCH", "/users/999999", 404, {"bio": "x"})
-        await call("DELETE", f"/users/{uid}", 204)
-        await call("DELETE", f"/users/{uid}", 404)
+        await call("PATCH", f"/users/{uid}", 409, {"username": bulk[0]["username"]}, owner)
+        await call("PATCH", f"/users/{uid}", 422, {"email": "nope"}, owner)
+        await call("PATCH", "/users/999999", 404, {"bio": "x"}, admin)
+        await call("DELETE", f"/users/{uid}", 204, headers=owner)
+        await call("DELETE", f"/users/{uid}", 404, headers=admin)
         await call("GET", f"/users/{uid}", 404)
 {% if cookiecutter.use_soft_delete %}
-        await call("POST", f"/users/{uid}/restore", 200)
+        await call("POST", f"/users/{uid}/restore", 200, headers=admin)
         await call("GET", f"/users/{uid}", 200)
-        await call("POST", "/users/999999/restore", 404)
-        await call("DELETE", f"/users/{uid}", 204)
+        await call("POST", "/users/999999/restore", 404, headers=admin)
+        await call("DELETE", f"/users/{uid}", 204, headers=admin)
         await call("POST", "/users", 201, alice)
-        await call("POST", f"/users/{uid}/restore", 409)
+        await call("POST", f"/users/{uid}/restore", 409, headers=admin)
 {% endif %}
         # Sent twice with one key (through PgBouncer, perhaps to two workers): one post.
         author = bulk[1]["id"]
-        key = {"Idempotency-Key": f"contract-{author}"}
+        key = {**admin, "Idempotency-Key": f"contract-{author}"}
         twice = {"title": "Sent twice", "body": "written once"}
         sent = [await http.post(f"/users/{author}/posts", json=twice, headers=key) for _ in "12"]
         made += 2
@@ -236,27 +265,65 @@ async def check_contract(base_url: str) -> int:
     return made
 
 
-def readme_curls() -> list[list[str]]:
-    """The curl lines of the README's quick start, split as a shell splits them."""
+{% if cookiecutter.use_auth %}
+async def bearer(http: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
+    """Headers with the token `POST /auth/token` gives for these credentials."""
+    response = await http.post("/auth/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+{% endif %}
+# A curl line of the README, or `NAME=$(curl ... | jq -r .access_token)`, which keeps the
+# token it answers for the lines that send "Authorization: Bearer $NAME".
+CURL_LINE = re.compile(
+    r"^(?:(?P<name>[A-Z_]+)=\$\()?(?P<curl>curl -.*?)(?: \| jq -r \.access_token\))?$",
+    re.MULTILINE,
+)
+
+
+@dataclass
+class CurlRequest:
+    method: str
+    url: str
+    json: object = None
+    form: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def readme_curls() -> list[tuple[str | None, list[str]]]:
+    """The curl lines of the README's quick start, split as a shell splits them, each with
+    the name of the variable its token goes to, if any."""
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     quick_start = readme[readme.index("## Quick start") : readme.index("## Running without Docker")]
-    return [shlex.split(line) for line in re.findall(r"^curl -.*$", quick_start, re.MULTILINE)]
+    return [(m["name"], shlex.split(m["curl"])) for m in CURL_LINE.finditer(quick_start)]
 
 
-def as_request(words: list[str], base_url: str) -> tuple[str, str, object]:
-    """The method, URL and JSON body of one curl command line."""
-    method, url, body = None, "", None
+def as_request(words: list[str], base_url: str, tokens: dict[str, str]) -> CurlRequest:
+    """The request one curl command line makes, with `$NAME`s from `tokens`."""
+    request = CurlRequest(method="", url="")
     rest = iter(words[1:])
     for word in rest:
         if word == "-X":
-            method = next(rest)
+            request.method = next(rest)
         elif word == "-d":
-            body = json.loads(next(rest))
+            data = next(rest)
+            if data.startswith(("{", "[")):
+                request.json = json.loads(data)
+            else:
+                field_name, _, value = data.partition("=")
+                request.form[field_name] = value
         elif word == "-H":
-            next(rest)
+            name, _, value = next(rest).partition(": ")
+            if name == "Authorization":
+                for variable, token in tokens.items():
+                    value = value.replace(f"${variable}", token)
+                request.headers[name] = value
         elif word.startswith("localhost:8000"):
-            url = base_url + word.removeprefix("localhost:8000")
-    return method or ("POST" if body is not None else "GET"), url, body
+            request.url = base_url + word.removeprefix("localhost:8000")
+    has_body = request.json is not None or request.form
+    request.method = request.method or ("POST" if has_body else "GET")
+    return request
 
 
 @pytest.fixture(scope="module")
@@ -268,8 +335,17 @@ async def fresh_base_url(server: DatabaseServer) -> AsyncIterator[str]:
 async def test_the_readmes_curl_walkthrough_runs_as_written(fresh_base_url: str) -> None:
     curls = readme_curls()
     assert len(curls) >= 8
+    tokens: dict[str, str] = {}
     async with httpx.AsyncClient() as http:
-        for words in curls:
-            method, url, body = as_request(words, fresh_base_url)
-            response = await http.request(method, url, json=body)
+        for keeps, words in curls:
+            request = as_request(words, fresh_base_url, tokens)
+            response = await http.request(
+                request.method,
+                request.url,
+                json=request.json,
+                data=request.form or None,
+                headers=request.headers,
+            )
             assert response.is_success, (words, response.status_code, response.text)
+            if keeps is not None:
+                tokens[keeps] = response.json()["access_token"]

@@ -17,10 +17,9 @@ from {{ cookiecutter.package_name }}.api.deps import get_database
 from {{ cookiecutter.package_name }}.db.errors import DatabaseUnreachableError
 from {{ cookiecutter.package_name }}.db.readonly import ReadOnlySession
 from {{ cookiecutter.package_name }}.db.session import Database
-from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.conftest import DatabaseServer, free_port, settings_for
+from tests.conftest import DatabaseServer, app_for, free_port, settings_for
 from tests.factories import UNUSABLE_HASH, user_payload
 
 APPLICATION = "{{ cookiecutter.package_name }}:%"
@@ -36,7 +35,7 @@ async def committed_url(server: DatabaseServer) -> AsyncIterator[URL]:
 
 
 async def app_on(settings: Settings) -> tuple[FastAPI, AsyncClient]:
-    app = create_app(settings)
+    app = app_for(settings)
     client = AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
     return app, client
 

@@ -14,6 +14,9 @@ from .api.consistency import FEATURE as CONSISTENCY_TOKENS
 {% if cookiecutter.use_pool_monitoring %}
 from .api.routes.pools import FEATURE as POOL_MONITORING
 {% endif %}
+{% if cookiecutter.use_auth %}
+from .auth.routes import FEATURE as AUTHENTICATION
+{% endif %}
 {% if cookiecutter.use_cache %}
 from .cache.serving import FEATURE as USER_CACHE
 {% endif %}
@@ -41,6 +44,10 @@ FEATURES: Sequence[Feature] = [
 {% endif %}
 {% if cookiecutter.use_pool_monitoring %}
     POOL_MONITORING,
+{% endif %}
+{% if cookiecutter.use_auth %}
+    # Checks AUTH_SECRET_KEY at startup; installs /auth/token, /users/me and the 401/403s.
+    AUTHENTICATION,
 {% endif %}
 {% if cookiecutter.use_cache %}
     # Entered last, left first: the cache closes before the engines are disposed.

@@ -10,12 +10,19 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+{% if cookiecutter.use_auth %}
+    BeforeValidator,
+{% endif %}
     Field,
     SecretStr,
     ValidationError,
     field_validator,
 )
+{% if cookiecutter.use_auth %}
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+{% else %}
 from pydantic_settings import BaseSettings, SettingsConfigDict
+{% endif %}
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -119,6 +126,29 @@ def _public_base_url(value: str) -> str:
 
 # Where clients reach the service; see `Settings.public_base_url`.
 PublicBaseUrl = Annotated[str, AfterValidator(_public_base_url)]
+{% if cookiecutter.use_auth %}
+
+# The shortest key accepted for signing access tokens (HS256: RFC 7518 asks for 256 bits).
+SECRET_KEY_MIN_LENGTH = 32
+
+
+def _long_enough(key: SecretStr) -> SecretStr:
+    if len(key.get_secret_value()) < SECRET_KEY_MIN_LENGTH:
+        raise ValueError(
+            f"must be at least {SECRET_KEY_MIN_LENGTH} characters (`openssl rand -hex 32`)"
+        )
+    return key
+
+
+SecretKey = Annotated[SecretStr, AfterValidator(_long_enough)]
+
+
+def _comma_separated(value: object) -> object:
+    """A list from the environment's `key1,key2` (empty: none)."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+{% endif %}
 
 
 {% if cookiecutter.use_replica %}
@@ -219,6 +249,19 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
     # Connections to Redis per worker; more requests at once wait for one in turn.
     redis_max_connections: int = Field(default=128, ge=1)
+
+{% endif %}
+{% if cookiecutter.use_auth %}
+    # Signs the access tokens; the app refuses to start without it (Alembic and scripts
+    # do not need it).
+    auth_secret_key: SecretKey | None = None
+    # Keys that signed tokens before the current one, comma-separated: still accepted
+    # (never used to sign) until the tokens they signed expire (README, Authentication).
+    auth_previous_secret_keys: Annotated[
+        list[SecretKey], NoDecode, BeforeValidator(_comma_separated)
+    ] = []
+    # How long an access token is valid, in seconds.
+    auth_token_ttl_seconds: int = Field(default=900, ge=1)
 
 {% endif %}
     # Argon2id cost (OWASP's minimum: 2 passes over 19 MiB, 1 lane); lower it only in tests.

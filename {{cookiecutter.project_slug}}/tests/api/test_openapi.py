@@ -45,6 +45,23 @@ CONTRACT: dict[tuple[str, str], set[str]] = {
     ("get", "/health/pools"): {"200"},
 {% endif %}
 }
+{% if cookiecutter.use_auth %}
+# Writes that need a token: 401 without a valid one, 403 for another user's resource.
+for _operation in [
+    ("patch", "/users/{user_id}"),
+    ("delete", "/users/{user_id}"),
+{% if cookiecutter.use_soft_delete %}
+    ("post", "/users/{user_id}/restore"),
+{% endif %}
+    ("post", "/users/{user_id}/posts"),
+    ("post", "/roles"),
+    ("put", "/users/{user_id}/roles/{role_name}"),
+    ("delete", "/users/{user_id}/roles/{role_name}"),
+]:
+    CONTRACT[_operation] |= {"401", "403"}
+CONTRACT[("post", "/auth/token")] = {"200", "401", "422", "503", *BODY}
+CONTRACT[("get", "/users/me")] = {"200", "401", "503"}
+{% endif %}
 
 
 async def test_every_route_documents_its_statuses(client: AsyncClient, app: FastAPI) -> None:

@@ -31,6 +31,9 @@ from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+{% if cookiecutter.use_auth %}
+from ..auth.tokens import token_subject
+{% endif %}
 from ..db.transaction import TransactionManager
 from ..errors import ConflictError, InvalidRequestError
 from ..schemas.common import ErrorResponse, ValidationErrorResponse
@@ -107,8 +110,14 @@ class Replayed(Exception):  # noqa: N818 (not an error: the way out with a store
 
 
 def key_scope(request: Request) -> str:
+{% if cookiecutter.use_auth %}
+    """Whose key it is: the caller's user id, from a valid token ("" without one; such a
+    request to a protected route is refused before it writes, and stores nothing)."""
+    return token_subject(request) or ""
+{% else %}
     """Whose key it is: every caller shares one scope without authentication."""
     return ""
+{% endif %}
 
 
 @dataclass

@@ -43,6 +43,11 @@ class User(BaseModel):
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     is_verified: Mapped[bool] = mapped_column(default=False, server_default=false())
     is_superuser: Mapped[bool] = mapped_column(default=False, server_default=false())
+{% if cookiecutter.use_auth %}
+    # Raised by every password change: tokens carry the version they were issued at and
+    # die with it (auth/deps.py).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+{% endif %}
 
     # lazy="raise": related rows are loaded explicitly (selectinload), never by surprise I/O.
     # passive_deletes: the database's ON DELETE CASCADE removes dependants.

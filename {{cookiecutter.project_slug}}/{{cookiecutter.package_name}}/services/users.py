@@ -63,6 +63,10 @@ class UserService:
         if data.password is not None:
             # Before the transaction opens: no connection is held while Argon2 runs.
             values["hashed_password"] = await self.hasher.hash(data.password)
+{% if cookiecutter.use_auth %}
+            # Tokens issued before the change stop working (auth/deps.py).
+            values["token_version"] = User.token_version + 1
+{% endif %}
         return await self._update_user(user_id, values)
 
     @transactional
