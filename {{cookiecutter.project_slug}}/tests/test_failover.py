@@ -11,6 +11,7 @@ cloned from (the template's CI starts one); skipped otherwise.
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -64,12 +65,19 @@ async def serving(settings: Settings) -> tuple[FastAPI, AsyncClient]:
     return app, AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
 
 
+@pytest.fixture
+async def committed_url(server: DatabaseServer) -> AsyncIterator[URL]:
+    """A database of the test's own: its writes commit."""
+    async with server.migrated_database("hosts_{{ cookiecutter.package_name }}") as url:
+        yield url
+
+
 @pytest.mark.parametrize("libpq", [True, False], ids=["libpq", "sqlalchemy"])
-async def test_a_host_that_is_down_is_skipped(database_url: URL, libpq: bool) -> None:
+async def test_a_host_that_is_down_is_skipped(committed_url: URL, libpq: bool) -> None:
     """The first host refuses connections: every request goes to the next one."""
-    assert database_url.port is not None
-    raw = hosts_url(database_url, [free_port(), database_url.port], libpq=libpq, read_write=False)
-    app, client = await serving(on(raw, database_url))
+    assert committed_url.port is not None
+    raw = hosts_url(committed_url, [free_port(), committed_url.port], libpq=libpq, read_write=False)
+    app, client = await serving(on(raw, committed_url))
     async with app.router.lifespan_context(app), client:
         created = await client.post("/users", json=user_payload())
         ready = await client.get("/health/ready")
@@ -87,6 +95,23 @@ async def primary_url() -> AsyncIterator[URL]:
             yield url
     finally:
         await server.close()
+
+
+async def test_a_host_that_hangs_is_given_up_for_the_next(committed_url: URL) -> None:
+    """The first host takes connections and never answers (a frozen server, or a lost
+    machine): after DB_CONNECT_TIMEOUT the next host is tried, not given up with it."""
+    assert committed_url.port is not None
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        ports = [silent.getsockname()[1], committed_url.port]
+        raw = hosts_url(committed_url, ports, libpq=True, read_write=False)
+        settings = on(raw, committed_url).model_copy(update={"db_connect_timeout": 1.0})
+        app, client = await serving(settings)
+        async with app.router.lifespan_context(app), client:
+            created = await client.post("/users", json=user_payload())
+
+    assert created.status_code == 201, created.text
 
 
 @needs_streaming
@@ -119,6 +144,8 @@ async def test_a_write_on_a_read_only_server_is_a_503_and_its_connection_discard
             if (await client.get("/users?limit=1")).status_code == 200:
                 break
             await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the standby never had the test's database")
         discarded: list[BaseException | None] = []
         engine = app.state.database.engines["primary"].sync_engine
         event.listen(engine, "invalidate", lambda _conn, _record, error: discarded.append(error))

@@ -157,6 +157,8 @@ async def test_reads_are_spread_over_two_real_standbys(streaming_primary_url: UR
     first = to_async_url(REPLICA).set(database=streaming_primary_url.database)
     async with standby_of(streaming_primary_url) as second:
         settings = with_replicas(streaming_primary_url, as_text(first), as_text(second.url))
+        # One check each at the start, then none while the reads are counted.
+        settings = settings.model_copy(update={"replica_check_interval_seconds": 600.0})
         async with running(settings) as database:
             await checked(database)
             before = [await reads_counted(url) for url in (first, second.url)]
@@ -169,8 +171,10 @@ async def test_reads_are_spread_over_two_real_standbys(streaming_primary_url: UR
         after = [await reads_counted(url) for url in (first, second.url)]
 
     served = [now - then for now, then in zip(after, before, strict=True)]
-    # Each served half of the reads (the counts include the monitors' own checks).
-    assert all(count >= 20 for count in served), served
+    # Each served half of the reads; besides, each counted the same few transactions of
+    # its own (new connections' setup, its monitor's first check).
+    assert min(served) >= 20, served
+    assert max(served) - min(served) <= 2, served
 
 
 @needs_streaming
@@ -201,12 +205,15 @@ async def test_a_standby_stopped_under_load_costs_no_error(streaming_primary_url
             pool = app.state.database.engines["replica_2"].sync_engine.pool
             event.listen(pool, "checkout", lambda *_: served_by_second.append(None))
             load = [asyncio.create_task(read_until_stopped()) for _ in range(8)]
-            await asyncio.sleep(0.3)
-            # It served its share until now.
-            assert served_by_second
+            # It serves its share once its monitor has seen it replay the user.
+            for _ in range(100):
+                if served_by_second:
+                    break
+                await asyncio.sleep(0.05)
             await second.stop()
             await asyncio.sleep(0.5)
             stopped.set()
             statuses = [status for task in load for status in await task]
 
+    assert served_by_second
     assert set(statuses) == {200}, Counter(statuses)

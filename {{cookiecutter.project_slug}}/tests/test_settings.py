@@ -64,10 +64,41 @@ def test_several_hosts_are_accepted_in_either_form(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "hosts"),
+    [
+        # No port, or some without: the driver needs one for each.
+        ("postgresql://app@h1,h2/shop", ("h1:5432", "h2:5432")),
+        ("postgresql://app@/shop?host=h1&host=h2:5433", ("h1:5432", "h2:5433")),
+        # No database name, parameters right after the hosts.
+        ("postgresql://app@h1:5432,h2:5433?sslmode=disable", ("h1:5432", "h2:5433")),
+    ],
+)
+def test_hosts_without_ports_get_postgresqls(raw: str, hosts: tuple[str, ...]) -> None:
+    url = Settings(database_url=raw).primary_url
+
+    assert url.query["host"] == hosts
+
+
+def test_a_password_holding_commas_and_slashes_stays_the_password() -> None:
+    url = Settings(database_url="postgresql://app:top,secret/x@h1/db").primary_url
+
+    assert (url.password, url.host, url.database) == ("top,secret/x", "h1", "db")
+
+
+def test_a_primary_with_several_hosts_is_the_read_write_one() -> None:
+    listed = Settings(database_url="postgresql://app@h1,h2/shop").primary_url
+    single = Settings(database_url="postgresql://app@h1/shop").primary_url
+
+    assert listed.query["target_session_attrs"] == "read-write"
+    assert "target_session_attrs" not in single.query
+
+
+@pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ("postgresql://app:topsecret@h1:5432,h2:port/db", "host 'h2:port' is not a host name"),
-        ("postgresql://app:topsecret@/db?host=h1:99999", "host 'h1:99999' is not a host name"),
+        ("postgresql://app:topsecret@h1:5432,h2:port/db", "host 2 of the list is not a host"),
+        ("postgresql://app:topsecret@/db?host=h1:99999&host=h2", "host 1 of the list is not"),
+        ("postgresql://app:topsecret@[::1]:5432,[::2]/db", "IPv6 addresses cannot be listed"),
     ],
 )
 def test_a_bad_host_in_a_list_is_refused_in_one_line(

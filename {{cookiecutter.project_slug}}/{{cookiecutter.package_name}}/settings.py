@@ -52,32 +52,53 @@ LIBPQ_PARAMETERS = frozenset(
 )
 
 
+# scheme://[user[:password]@]hosts[/database][?query]; as in `make_url`, a password holds
+# no "@" (but may hold "/" or ","), and the hosts end at the first "/" or "?".
+_AUTHORITY = re.compile(r"(?P<scheme>[^:/]+)://(?P<user>[^:/@]*(?::[^@]*)?@)?(?P<hosts>[^/?]*)")
+DEFAULT_PORT = "5432"
+
+
 def _hosts_in_query(raw: str) -> str:
     """libpq's multi-host form (`postgresql://u@h1:5432,h2:5433/db`, as Patroni and managed
     services hand out a primary), which `make_url` cannot read, in SQLAlchemy's
     (`postgresql://u@/db?host=h1:5432&host=h2:5433`); any other URL as it is."""
-    scheme, separator, rest = raw.partition("://")
-    authority, _, path = rest.partition("/")
-    user, at, hosts = authority.rpartition("@")
-    if not separator or "," not in hosts:
+    match = _AUTHORITY.match(raw)
+    if match is None or "," not in match["hosts"]:
         return raw
-    database, _, query = path.partition("?")
-    pairs = [f"host={host}" for host in hosts.split(",")]
+    database, _, query = raw[match.end() :].removeprefix("/").partition("?")
+    pairs = [f"host={host}" for host in match["hosts"].split(",")]
     if query:
         pairs.append(query)
-    return f"{scheme}://{user}{at}/{database}?{'&'.join(pairs)}"
+    return f"{match['scheme']}://{match['user'] or ''}/{database}?{'&'.join(pairs)}"
 
 
-def _check_hosts(url: URL) -> None:
-    """Each `host=` of the URL names a host (or a socket directory) and, after a colon, a
-    port that is a number."""
+def _with_ports(url: URL) -> URL:
+    """A URL whose `host=` entries each name a host and a port (5432 where none is given:
+    the driver takes all or none); never the entries' text in an error (a mistyped URL can
+    put a password there)."""
     hosts = url.query.get("host", ())
-    for host in (hosts,) if isinstance(hosts, str) else hosts:
-        name, port = host, ""
-        if ":" in host and not host.endswith("]"):
-            name, _, port = host.rpartition(":")
-        if not name or (port and not (port.isdigit() and 0 < int(port) < 65536)):
-            raise ValueError(f"host {host!r} is not a host name with an optional port")
+    if isinstance(hosts, str) or not hosts:
+        return url
+    named = []
+    for number, host in enumerate(hosts, 1):
+        if host.startswith("["):
+            raise ValueError(
+                f"host {number} of the list: IPv6 addresses cannot be listed; use a name"
+            )
+        name, _, port = host.partition(":")
+        port = port or DEFAULT_PORT
+        if not name or not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"host {number} of the list is not a host name with an optional port")
+        named.append(f"{name}:{port}")
+    return url.update_query_dict({"host": named})
+
+
+def _usable(url: URL) -> None:
+    """The driver's dialect reads the URL as it will when an engine is made."""
+    try:
+        url.get_dialect()().create_connect_args(url)
+    except Exception as error:  # its message may quote the URL
+        raise ValueError(f"cannot be used ({type(error).__name__})") from None
 
 
 def to_async_url(raw: str) -> URL:
@@ -99,8 +120,17 @@ def to_async_url(raw: str) -> URL:
             )
     if url.query.get("sslmode", "disable") not in get_args(SslMode):
         raise ValueError(f"sslmode must be one of {list(get_args(SslMode))}")
-    _check_hosts(url)
-    return url.set(drivername=ASYNC_DRIVER)
+    url = _with_ports(url).set(drivername=ASYNC_DRIVER)
+    _usable(url)
+    return url
+
+
+def read_write(url: URL) -> URL:
+    """`url`, asking for the read-write server where it lists several hosts and says
+    nothing about it: a new connection must find the primary, never a standby."""
+    if isinstance(url.query.get("host"), tuple) and "target_session_attrs" not in url.query:
+        return url.update_query_dict({"target_session_attrs": "read-write"})
+    return url
 
 
 def _public_base_url(value: str) -> str:
@@ -290,14 +320,14 @@ class Settings(BaseSettings):
     def primary_url(self) -> URL:
         """The asyncpg URL of the primary database."""
         explicit = self.async_database_url or self.database_url
-        return to_async_url(explicit.get_secret_value())
+        return read_write(to_async_url(explicit.get_secret_value()))
 
     @property
     def migration_url(self) -> URL:
         """The asyncpg URL Alembic runs on: MIGRATION_DATABASE_URL, else the primary's."""
         if self.migration_database_url is None:
             return self.primary_url
-        return to_async_url(self.migration_database_url.get_secret_value())
+        return read_write(to_async_url(self.migration_database_url.get_secret_value()))
 {% if cookiecutter.use_replica %}
 
     @field_validator("replica_database_urls")

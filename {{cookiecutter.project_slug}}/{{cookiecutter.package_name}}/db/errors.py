@@ -108,15 +108,32 @@ def _unusable(code: str | None, driver_error: BaseException | None) -> bool:
     )
 
 
+# Why one host of several could not serve: next host.
+_NEXT_HOST = (OSError, TimeoutError, asyncpg.exceptions.TargetServerAttributeNotMatched)
+
+
 async def _connect(*args: Any, **kwargs: Any) -> Any:
-    """asyncpg's connect; a failure below the driver's own errors (refused, timed out,
-    reset), or no host of a multi-host URL being what `target_session_attrs` asks for (in
-    a failover: the old primary gone, the new one not promoted yet), leaves as
-    `DatabaseUnreachableError`."""
-    try:
-        return await asyncpg.connect(*args, **kwargs)
-    except (OSError, TimeoutError, asyncpg.exceptions.TargetServerAttributeNotMatched) as error:
-        raise DatabaseUnreachableError.because(error) from error
+    """asyncpg's connect, to each host of a multi-host URL in turn, each with the whole
+    connect timeout (asyncpg's own multi-host connect shares one timeout among them, so a
+    host that hangs, a lost machine, would use it up and the next would never be tried).
+    A failure below the driver's own errors (refused, timed out, reset), or no host being
+    what `target_session_attrs` asks for (in a failover: the old primary gone, the new one
+    not promoted yet), leaves as `DatabaseUnreachableError`."""
+    hosts, ports = kwargs.get("host"), kwargs.get("port")
+    if not isinstance(hosts, list | tuple):
+        try:
+            return await asyncpg.connect(*args, **kwargs)
+        except _NEXT_HOST as error:
+            raise DatabaseUnreachableError.because(error) from error
+    last: BaseException | None = None
+    for index, host in enumerate(hosts):
+        port = ports[index] if isinstance(ports, list | tuple) else ports
+        try:
+            return await asyncpg.connect(*args, **{**kwargs, "host": host, "port": port})
+        except _NEXT_HOST as error:
+            last = error
+    assert last is not None
+    raise DatabaseUnreachableError.because(last) from last
 
 
 def _connect_through_guard(
@@ -144,6 +161,9 @@ def _classify(context: ExceptionContext) -> BaseException | None:
 def _classify_writable(context: ExceptionContext) -> BaseException | None:
     if sqlstate(context.sqlalchemy_exception or context.original_exception) == READ_ONLY_SERVER:
         context.is_disconnect = True
+        # Only this connection: a server read-only by its configuration (a provider's
+        # disk-full guard) would otherwise have every write recycle the whole pool.
+        context.invalidate_pool_on_disconnect = False
         return None
     return _classify(context)
 

@@ -173,23 +173,31 @@ class ReadRouter:
                 return PRIMARY
             required = requirement.required_position
         behind_token = False
-        turn = next(self._turns)
         for group in self.groups:
-            # Round robin: each read starts at the next standby, and skips those unfit.
-            for offset in range(len(group)):
-                monitor = group[(turn + offset) % len(group)]
+            fit = [monitor for monitor in group if self._fit(monitor, required)]
+            if fit:
+                # Round robin over the fit ones: the others' share is spread evenly.
+                return fit[next(self._turns) % len(fit)].role
+            # Reads meant for this group go elsewhere: say why, for each of its standbys.
+            for monitor in group:
                 status = monitor.status
                 if not status.reachable:
                     events.replica_fallback(monitor.role, "unreachable")
                 elif status.lag_seconds > self.max_lag_seconds:
                     events.replica_fallback(monitor.role, "lagging")
-                elif required is not None and not status.has_replayed(required):
-                    behind_token = True
                 else:
-                    return monitor.role
+                    behind_token = True
         if behind_token:
             events.primary_read_forced()
         return PRIMARY
+
+    def _fit(self, monitor: StandbyMonitor, required: int | None) -> bool:
+        status = monitor.status
+        return (
+            status.reachable
+            and status.lag_seconds <= self.max_lag_seconds
+            and (required is None or status.has_replayed(required))
+        )
 
     def lost(self, role: str) -> None:
         for group in self.groups:
