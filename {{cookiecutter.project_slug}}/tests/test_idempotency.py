@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import URL, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from {{ cookiecutter.package_name }}.api.idempotency import KEY_HEADER, REPLAYED_HEADER
 from {{ cookiecutter.package_name }}.models import IdempotencyKey, Post, User
@@ -256,7 +257,8 @@ async def test_a_key_held_by_a_running_request_is_in_use_until_its_connection_go
     in an open transaction, then closed): the key is free at once, nothing was stored."""
     app, client = await served_app(committed_url)
     key = f"key-{uuid4()}"
-    engine = create_async_engine(committed_url)
+    # No pool: the connection closes with the block, as a dead worker's does.
+    engine = create_async_engine(committed_url, poolclass=NullPool)
     try:
         async with app.router.lifespan_context(app), client:
             author = await signed_up(client)
@@ -309,3 +311,26 @@ async def test_users_made_by_a_replayed_request_exist_once(committed_url: URL) -
             assert await connection.scalar(query) == 1
     finally:
         await engine.dispose()
+
+
+async def test_a_keyed_sign_up_holds_no_transaction_while_passwords_are_hashed(
+    committed_url: URL,
+) -> None:
+    """The key is claimed as the write's unit of work opens, after the hashing: a
+    transaction open meanwhile would idle past the server's limit and be cut (a large
+    keyed batch could then never succeed)."""
+    settings = settings_for(committed_url).model_copy(
+        update={
+            # Production's Argon2 cost: hashing five passwords takes a while.
+            "password_hash_time_cost": 2,
+            "password_hash_memory_cost": 19456,
+            "db_idle_in_transaction_timeout": 0.05,
+        }
+    )
+    app = app_for(settings)
+    client = AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
+    batch = [user_payload() for _ in range(5)]
+    async with app.router.lifespan_context(app), client:
+        created = await client.post("/users/bulk", json=batch, headers=keyed())
+
+    assert created.status_code == 201, created.text

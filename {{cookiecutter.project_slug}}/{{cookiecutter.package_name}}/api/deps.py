@@ -101,13 +101,14 @@ async def get_session(
             response.headers[TOKEN_HEADER] = format_position(position)
 
     info = {READ_YOUR_WRITES: read_your_writes, AFTER_COMMIT: published}
+
+    async def replayed(answer: Response) -> None:
+        # Past the first answer's commit, whichever worker made it.
+        if (position := await publisher.position()) is not None:
+            answer.headers[TOKEN_HEADER] = format_position(position)
+
     async with database.sessionmaker(info=info) as session:
-        try:
-            await idempotency.begin(request, session)
-        except idempotency.Replayed as replayed:
-            if (position := await publisher.position()) is not None:
-                replayed.response.headers[TOKEN_HEADER] = format_position(position)
-            raise
+        await idempotency.begin(request, session, on_replay=replayed)
         try:
             yield session
         finally:

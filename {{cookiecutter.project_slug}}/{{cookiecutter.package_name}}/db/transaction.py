@@ -17,6 +17,11 @@ logger = logging.getLogger(__name__)
 
 # Key in `session.info` counting the TransactionManagers open on that session.
 _DEPTH = "transaction_depth"
+# Key in `session.info`: awaited, once, as the first unit of work opens inside an outer
+# one, before its savepoint (`api.idempotency` claims the request's key there, so work
+# that needs no database, such as hashing a password, holds no connection).
+BEFORE_FIRST_UNIT = "before_first_unit"
+BeforeFirstUnit = Callable[[AsyncSession], Awaitable[None]]
 
 
 def domain_error(error: IntegrityError) -> DomainError | None:
@@ -54,6 +59,9 @@ class TransactionManager:
     async def __aenter__(self) -> Self:
         depth: int = self.session.info.get(_DEPTH, 0)
         if depth:
+            before: BeforeFirstUnit | None = self.session.info.pop(BEFORE_FIRST_UNIT, None)
+            if before is not None:
+                await before(self.session)
             self._savepoint = await self.session.begin_nested()
         self.session.info[_DEPTH] = depth + 1
         return self

@@ -32,14 +32,11 @@ class UserService:
             raise UserNotFoundError(user_id)
         return user
 
-    @transactional
+    # Passwords are hashed before the unit of work opens: no connection is held (nor
+    # transaction kept open) while Argon2 runs.
     async def create_user(self, data: UserCreate) -> User:
-        user = await self._new_user(data)
-        self.session.add(user)
-        await self.session.flush()
-        return user
+        return await self._add(await self._new_user(data))
 
-    @transactional
     async def create_users(self, items: Sequence[UserCreate]) -> list[User]:
         """Create many users with one INSERT statement; all or none."""
         hashes = await self.hasher.hash_many([item.password for item in items])
@@ -47,16 +44,23 @@ class UserService:
             {**item.model_dump(exclude={"password"}), "hashed_password": hashed}
             for item, hashed in zip(items, hashes, strict=True)
         ]
-        return await self.users.bulk_create(rows)
+        return await self._insert_users(rows)
 
-    @transactional
     async def create_user_with_profile(self, data: UserCreate, profile: ProfileCreate) -> User:
         """The user and the profile are written together or not at all."""
         user = await self._new_user(data)
         user.profile = UserProfile(**profile.model_dump())
+        return await self._add(user)
+
+    @transactional
+    async def _add(self, user: User) -> User:
         self.session.add(user)
         await self.session.flush()
         return user
+
+    @transactional
+    async def _insert_users(self, rows: list[dict[str, Any]]) -> list[User]:
+        return await self.users.bulk_create(rows)
 
     async def update_user(self, user_id: int, data: UserUpdate) -> User:
         values = data.model_dump(exclude_unset=True, exclude={"password"})
