@@ -1,9 +1,7 @@
 {% import "switches.jinja" as switches with context %}
 """Settings read from the environment (and a `.env` file when present)."""
 
-{% if cookiecutter.use_replica %}
 import re
-{% endif %}
 from functools import lru_cache
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
