@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import user_payload
-from tests.promotion import standby_of
+from tests.promotion import Standby, standby_of
 from tests.stand_ins import checked, read_only_url, running
 
 UNREACHABLE = "postgresql://reader:s3cret-pw@127.0.0.1:1/nowhere"
@@ -151,24 +151,33 @@ async def reads_counted(url: URL) -> int:
         await engine.dispose()
 
 
-@needs_streaming
-async def test_reads_are_spread_over_two_real_standbys(streaming_primary_url: URL) -> None:
+@pytest.fixture
+async def two_standbys(streaming_primary_url: URL) -> AsyncIterator[tuple[URL, Standby]]:
+    """The CI's streaming standby and one cloned for the test, at the test's database."""
     assert REPLICA is not None
     first = to_async_url(REPLICA).set(database=streaming_primary_url.database)
     async with standby_of(streaming_primary_url) as second:
-        settings = with_replicas(streaming_primary_url, as_text(first), as_text(second.url))
-        # One check each at the start, then none while the reads are counted.
-        settings = settings.model_copy(update={"replica_check_interval_seconds": 600.0})
-        async with running(settings) as database:
-            await checked(database)
-            before = [await reads_counted(url) for url in (first, second.url)]
-            for _ in range(40):
-                async with database.read_sessions() as session:
-                    await session.execute(text("SELECT count(*) FROM users"))
-        # A server process reports its statistics when its connection closes (while idle,
-        # only every 10 seconds): the app's are closed now.
-        await asyncio.sleep(1.0)
-        after = [await reads_counted(url) for url in (first, second.url)]
+        yield first, second
+
+
+@needs_streaming
+async def test_reads_are_spread_over_two_real_standbys(
+    streaming_primary_url: URL, two_standbys: tuple[URL, Standby]
+) -> None:
+    first, second = two_standbys
+    settings = with_replicas(streaming_primary_url, as_text(first), as_text(second.url))
+    # One check each at the start, then none while the reads are counted.
+    settings = settings.model_copy(update={"replica_check_interval_seconds": 600.0})
+    async with running(settings) as database:
+        await checked(database)
+        before = [await reads_counted(url) for url in (first, second.url)]
+        for _ in range(40):
+            async with database.read_sessions() as session:
+                await session.execute(text("SELECT count(*) FROM users"))
+    # A server process reports its statistics when its connection closes (while idle,
+    # only every 10 seconds): the app's are closed now.
+    await asyncio.sleep(1.0)
+    after = [await reads_counted(url) for url in (first, second.url)]
 
     served = [now - then for now, then in zip(after, before, strict=True)]
     # Each served half of the reads; besides, each counted the same few transactions of
@@ -178,42 +187,42 @@ async def test_reads_are_spread_over_two_real_standbys(streaming_primary_url: UR
 
 
 @needs_streaming
-async def test_a_standby_stopped_under_load_costs_no_error(streaming_primary_url: URL) -> None:
-    assert REPLICA is not None
-    first = to_async_url(REPLICA).set(database=streaming_primary_url.database)
-    async with standby_of(streaming_primary_url) as second:
-        settings = with_replicas(streaming_primary_url, as_text(first), as_text(second.url))
-        app = create_app(settings)
-        async with (
-            app.router.lifespan_context(app),
-            AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
-        ):
-            await checked(app.state.database)
-            created = await client.post("/users", json=user_payload())
-            path = f"/users/{created.json()['id']}/details"
-            # Each standby serves the read once it has the user, else the primary does.
-            seen = {TOKEN_HEADER: created.headers[TOKEN_HEADER]}
-            stopped = asyncio.Event()
+async def test_a_standby_stopped_under_load_costs_no_error(
+    streaming_primary_url: URL, two_standbys: tuple[URL, Standby]
+) -> None:
+    first, second = two_standbys
+    settings = with_replicas(streaming_primary_url, as_text(first), as_text(second.url))
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        await checked(app.state.database)
+        created = await client.post("/users", json=user_payload())
+        path = f"/users/{created.json()['id']}/details"
+        # Each standby serves the read once it has the user, else the primary does.
+        seen = {TOKEN_HEADER: created.headers[TOKEN_HEADER]}
+        stopped = asyncio.Event()
 
-            async def read_until_stopped() -> list[int]:
-                statuses: list[int] = []
-                while not stopped.is_set() or len(statuses) < 50:
-                    statuses.append((await client.get(path, headers=seen)).status_code)
-                return statuses
+        async def read_until_stopped() -> list[int]:
+            statuses: list[int] = []
+            while not stopped.is_set() or len(statuses) < 50:
+                statuses.append((await client.get(path, headers=seen)).status_code)
+            return statuses
 
-            served_by_second: list[object] = []
-            pool = app.state.database.engines["replica_2"].sync_engine.pool
-            event.listen(pool, "checkout", lambda *_: served_by_second.append(None))
-            load = [asyncio.create_task(read_until_stopped()) for _ in range(8)]
-            # It serves its share once its monitor has seen it replay the user.
-            for _ in range(100):
-                if served_by_second:
-                    break
-                await asyncio.sleep(0.05)
-            await second.stop()
-            await asyncio.sleep(0.5)
-            stopped.set()
-            statuses = [status for task in load for status in await task]
+        served_by_second: list[object] = []
+        pool = app.state.database.engines["replica_2"].sync_engine.pool
+        event.listen(pool, "checkout", lambda *_: served_by_second.append(None))
+        load = [asyncio.create_task(read_until_stopped()) for _ in range(8)]
+        # It serves its share once its monitor has seen it replay the user.
+        for _ in range(100):
+            if served_by_second:
+                break
+            await asyncio.sleep(0.05)
+        await second.stop()
+        await asyncio.sleep(0.5)
+        stopped.set()
+        statuses = [status for task in load for status in await task]
 
     assert served_by_second
     assert set(statuses) == {200}, Counter(statuses)

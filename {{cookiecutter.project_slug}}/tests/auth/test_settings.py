@@ -4,7 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, get_settings
+from {{ cookiecutter.package_name }}.settings import Settings, SettingsError
+from tests.test_settings import settings_error
 
 
 async def test_the_app_refuses_to_start_without_a_secret_key(
@@ -24,14 +25,8 @@ async def test_the_app_refuses_to_start_without_a_secret_key(
 
 def test_a_short_secret_key_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTH_SECRET_KEY", "too-short")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as error:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
+    message = settings_error()
 
-    message = str(error.value)
     expected = "AUTH_SECRET_KEY: must be at least 32 characters (`openssl rand -hex 32`)"
     assert message == f"invalid settings: {expected}"
     assert "too-short" not in message
