@@ -5,10 +5,10 @@ primary, in a short session of its own): a token stops working as soon as its us
 deleted (soft deletes too: the row is hidden), deactivated, or changes their password
 (the token's `ver` no longer matches `users.token_version`).
 
-Protect a route with a dependency, never with copied checks:
-`dependencies=[OWNER_OR_SUPERUSER]` on a route with a `user_id` path parameter,
-`dependencies=[SUPERUSER]`, or a `user: CurrentUserDep` parameter where the route needs
-the caller itself.
+Protect a route with a dependency, never with copied checks: `dependencies=OWNERS` on a
+route with a `user_id` path parameter, `dependencies=SUPERUSERS` (both in `api.access`,
+built from `OWNER_OR_SUPERUSER` and `SUPERUSER` here), or a `user: CurrentUserDep`
+parameter where the route needs the caller itself.
 """
 
 from collections.abc import Collection

@@ -1,12 +1,10 @@
 from fastapi import APIRouter, Request, Response, status
 
-{% if cookiecutter.use_auth %}
-from ...auth.deps import SUPERUSER
-{% endif %}
 from ...models import Role, User
 from ...schemas.common import After, IdPath, Limit, Skip
 from ...schemas.role import RoleCreate, RoleNamePath, RoleRead
 from ...schemas.user import UserRead
+from ..access import SUPERUSERS
 from ..deps import RoleReaderDep, RoleServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 from ..idempotency import IdempotentRoute
@@ -20,9 +18,7 @@ router = APIRouter(tags=["roles"], responses=DATABASE_ERROR_RESPONSES, route_cla
     status_code=status.HTTP_201_CREATED,
     response_model=RoleRead,
     responses={**CREATED, **error_responses(status.HTTP_409_CONFLICT)},
-{% if cookiecutter.use_auth %}
-    dependencies=[SUPERUSER],
-{% endif %}
+    dependencies=SUPERUSERS,
 )
 async def create_role(
     data: RoleCreate, roles: RoleServiceDep, request: Request, response: Response
@@ -59,9 +55,7 @@ async def get_role(role_name: RoleNamePath, roles: RoleReaderDep) -> Role:
     "/users/{user_id:int}/roles/{role_name}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(status.HTTP_404_NOT_FOUND),
-{% if cookiecutter.use_auth %}
-    dependencies=[SUPERUSER],
-{% endif %}
+    dependencies=SUPERUSERS,
 )
 async def assign_role(user_id: IdPath, role_name: RoleNamePath, roles: RoleServiceDep) -> None:
     """Give the user the role; giving it again is not an error."""
@@ -72,9 +66,7 @@ async def assign_role(user_id: IdPath, role_name: RoleNamePath, roles: RoleServi
     "/users/{user_id:int}/roles/{role_name}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(status.HTTP_404_NOT_FOUND),
-{% if cookiecutter.use_auth %}
-    dependencies=[SUPERUSER],
-{% endif %}
+    dependencies=SUPERUSERS,
 )
 async def remove_role(user_id: IdPath, role_name: RoleNamePath, roles: RoleServiceDep) -> None:
     """Take the role from the user: 404 for an unknown user or role; a role the user does

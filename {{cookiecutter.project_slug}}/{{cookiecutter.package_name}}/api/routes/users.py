@@ -5,9 +5,6 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
-{% if cookiecutter.use_auth %}
-from ...auth.deps import OWNER_OR_SUPERUSER
-{% endif %}
 from ...models import Post, User
 from ...schemas.common import After, IdPath, Limit, Skip
 from ...schemas.post import PostCreate, PostRead
@@ -23,6 +20,7 @@ from ...schemas.user import (
     UserWithProfileRead,
 )
 from ...settings import BULK_MAX_USERS_CEILING, Settings
+from ..access import OWNERS
 from ..deps import (
 {% if cookiecutter.use_cache %}
     CachedUserReaderDep,
@@ -209,9 +207,7 @@ async def get_user_details(user_id: IdPath, users: UserReaderDep) -> User:
     "/{user_id:int}",
     response_model=UserRead,
     responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
-{% if cookiecutter.use_auth %}
-    dependencies=[OWNER_OR_SUPERUSER],
-{% endif %}
+    dependencies=OWNERS,
 )
 async def update_user(user_id: IdPath, data: UserUpdate, users: UserServiceDep) -> User:
     return await users.update_user(user_id, data)
@@ -221,9 +217,7 @@ async def update_user(user_id: IdPath, data: UserUpdate, users: UserServiceDep) 
     "/{user_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(status.HTTP_404_NOT_FOUND),
-{% if cookiecutter.use_auth %}
-    dependencies=[OWNER_OR_SUPERUSER],
-{% endif %}
+    dependencies=OWNERS,
 )
 async def delete_user(user_id: IdPath, users: UserServiceDep) -> None:
     await users.delete_user(user_id)
@@ -234,10 +228,8 @@ async def delete_user(user_id: IdPath, users: UserServiceDep) -> None:
     "/{user_id:int}/restore",
     response_model=UserRead,
     responses=error_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
-{% if cookiecutter.use_auth %}
-    # The user's own token died with the delete: in practice a superuser's.
-    dependencies=[OWNER_OR_SUPERUSER],
-{% endif %}
+    # With authentication, in practice a superuser's: the user's own token died with the delete.
+    dependencies=OWNERS,
 )
 async def restore_user(user_id: IdPath, users: UserServiceDep) -> User:
     """Undo a (soft) delete."""
@@ -250,9 +242,7 @@ async def restore_user(user_id: IdPath, users: UserServiceDep) -> User:
     status_code=status.HTTP_201_CREATED,
     response_model=PostRead,
     responses={**CREATED, **error_responses(status.HTTP_404_NOT_FOUND)},
-{% if cookiecutter.use_auth %}
-    dependencies=[OWNER_OR_SUPERUSER],
-{% endif %}
+    dependencies=OWNERS,
 )
 async def create_post(
     user_id: IdPath, data: PostCreate, users: UserServiceDep, request: Request, response: Response
