@@ -42,7 +42,7 @@ from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
 {% if cookiecutter.use_cache %}
-from tests.private_redis import PrivateRedis, delete_keys
+from tests.private_redis import AnyPrivateRedis, PrivateRedis, PrivateRedisCluster, delete_keys
 {% endif %}
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -312,10 +312,14 @@ async def leave_no_cache_keys() -> AsyncIterator[None]:
     await delete_keys(Settings().redis_url.get_secret_value(), CACHE_PREFIX)
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    """A Redis of the test's own, started, stopped afterwards."""
-    redis = PrivateRedis(tmp_path)
+@pytest.fixture(params=["one server", "cluster"])
+def private_redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyPrivateRedis]:
+    """A Redis of the test's own, started, stopped afterwards: one server, then a
+    three-node Redis Cluster (REDIS_CLUSTER), so that every test of the cache's guarantees
+    that uses it holds on both."""
+    redis: AnyPrivateRedis = (
+        PrivateRedisCluster(tmp_path) if request.param == "cluster" else PrivateRedis(tmp_path)
+    )
     redis.start()
     yield redis
     redis.stop()

@@ -1,22 +1,48 @@
-"""A Redis server of a test's own, to flush, restart, starve of memory or pause without
-disturbing anyone else's (the one at REDIS_URL may be a developer's); and the removal of
-a test run's keys from that shared one."""
+"""A Redis server, or a three-node Redis Cluster, of a test's own, to flush, restart,
+starve of memory or pause without disturbing anyone else's (the one at REDIS_URL may be a
+developer's); and the removal of a test run's keys from that shared one."""
 
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+# A cluster node also listens on its port + 10000 (the cluster bus).
+_BUS_OFFSET = 10000
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(*, bus: bool = False) -> int:
+    """A port free now; with `bus`, one whose cluster bus port is free too."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if not bus or (port + _BUS_OFFSET <= 65535 and _free(port + _BUS_OFFSET)):
+            return port
 
 
 class PrivateRedis:
-    def __init__(self, directory: Path, *options: str) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+    cluster = False
+
+    def __init__(self, directory: Path, *options: str, port: int | None = None) -> None:
+        self.port = free_port() if port is None else port
         self.directory = directory
         # More `redis-server` options, e.g. ("--maxmemory", "2mb").
         self.options = options
@@ -26,9 +52,19 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings that point the cache here (for `Settings.model_copy(update=...)`)."""
+        return {"redis_url": SecretStr(self.url), "redis_cluster": self.cluster}
+
+    def node_for(self, key: str) -> "PrivateRedis":
+        """The server that holds `key`."""
+        return self
+
     def start(self) -> None:
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed")
+        self.directory.mkdir(parents=True, exist_ok=True)
         command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
         self.process = subprocess.Popen([*command, *self.options], stdout=subprocess.DEVNULL)
@@ -46,13 +82,98 @@ class PrivateRedis:
             self.process = None
 
 
-async def forget(how: str, redis: PrivateRedis, key: str) -> None:
-    """Make Redis lose `key` the way `how` says: flushed, restarted, or evicted."""
+class PrivateRedisCluster:
+    """Three masters, no replicas (`redis-cli --cluster create`), each in a directory of
+    its own; a node restarted keeps its slots (nodes.conf) and loses its keys."""
+
+    cluster = True
+
+    def __init__(self, directory: Path) -> None:
+        self.nodes = [
+            PrivateRedis(
+                directory / f"node{n}",
+                *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+                port=free_port(bus=True),
+            )
+            for n in range(3)
+        ]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"redis_url": SecretStr(self.url), "redis_cluster": True}
+
+    def node_for(self, key: str) -> PrivateRedis:
+        for node in self.nodes:
+            client = SyncRedis(port=node.port)
+            try:
+                client.exists(key)
+            except ResponseError:  # MOVED: another node holds its slot
+                continue
+            finally:
+                client.close()
+            return node
+        raise LookupError(key)
+
+    def start(self) -> None:
+        if shutil.which("redis-cli") is None:
+            pytest.skip("redis-server's redis-cli is not installed")
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.wait_until_ok()
+
+    def wait_until_ok(self) -> None:
+        """Until every node says `cluster_state:ok` (its slots are all served)."""
+        for _ in range(200):
+            states = [
+                subprocess.run(
+                    ["redis-cli", "-p", str(node.port), "cluster", "info"],
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                for node in self.nodes
+            ]
+            if all("cluster_state:ok" in state for state in states):
+                return
+            time.sleep(0.05)
+        pytest.fail("the redis cluster did not come up")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+AnyPrivateRedis = PrivateRedis | PrivateRedisCluster
+
+
+async def forget(how: str, redis: AnyPrivateRedis, key: str) -> None:
+    """Make Redis lose `key` the way `how` says: flushed, restarted, or evicted (on a
+    cluster, by the node that holds it)."""
+    node = redis.node_for(key)
     if how == "restart":
-        redis.stop()
-        redis.start()
+        node.stop()
+        node.start()
+        if isinstance(redis, PrivateRedisCluster):
+            redis.wait_until_ok()
         return
-    admin = Redis.from_url(redis.url)
+    admin = Redis.from_url(node.url)
     try:
         if how == "flush":
             await admin.flushall()
@@ -60,12 +181,14 @@ async def forget(how: str, redis: PrivateRedis, key: str) -> None:
         await admin.config_set("maxmemory", "2mb")
         await admin.config_set("maxmemory-policy", "allkeys-lru")
         junk = b"x" * 1024
+        # Hash tags of the node's own slot: a cluster node takes no other keys.
+        tag = "{" + key[1 : key.index("}")] + "}" if key.startswith("{") else ""
         for batch in range(10_000):
             if not await admin.exists(key):
                 return
             async with admin.pipeline(transaction=False) as pipe:
                 for n in range(100):
-                    pipe.set(f"junk:{batch}:{n}", junk)
+                    pipe.set(f"junk:{tag}:{batch}:{n}", junk)
                 await pipe.execute()
         pytest.fail(f"{key} was never evicted")
     finally:
@@ -73,10 +196,12 @@ async def forget(how: str, redis: PrivateRedis, key: str) -> None:
 
 
 async def delete_keys(url: str, prefix: str) -> None:
-    """Delete every key under `prefix` from the Redis at `url`."""
+    """Delete every key under `prefix` (plain, or as a hash tag's start) from the Redis at
+    `url`."""
     redis = Redis.from_url(url)
     try:
-        async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
-            await redis.delete(key)
+        for pattern in (f"{prefix}:*", "{" + f"{prefix}:*"):
+            async for key in redis.scan_iter(match=pattern, count=1000):
+                await redis.delete(key)
     finally:
         await redis.aclose()

@@ -22,7 +22,7 @@ from {{ cookiecutter.package_name }}.schemas.user import UserRead
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, app_for, client_for, settings_for
 from tests.factories import make_user, user_payload
-from tests.private_redis import PrivateRedis, forget
+from tests.private_redis import AnyPrivateRedis, forget
 {% if cookiecutter.use_replica %}
 from tests.stand_ins import read_only_url, serving
 {% endif %}
@@ -212,13 +212,11 @@ async def own_database(server: DatabaseServer) -> AsyncIterator[URL]:
 
 @pytest.fixture
 async def committing_client(
-    server: DatabaseServer, own_database: URL, private_redis: PrivateRedis
+    server: DatabaseServer, own_database: URL, private_redis: AnyPrivateRedis
 ) -> AsyncIterator[tuple[FastAPI, AsyncClient]]:
     """The app as deployed (its own sessions and commits, a replica where the feature is
     on) on the private Redis."""
-    settings = settings_for(own_database).model_copy(
-        update={"redis_url": SecretStr(private_redis.url)}
-    )
+    settings = settings_for(own_database).model_copy(update=private_redis.settings)
 {% if cookiecutter.use_replica %}
     async with read_only_url(server, own_database) as replica:
         replica_url = SecretStr(replica.render_as_string(hide_password=False))
@@ -263,14 +261,16 @@ async def test_a_hit_checks_out_no_database_connection(
 
 
 async def test_after_a_redis_restart_the_cache_works_once_sealed_again(
-    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: AnyPrivateRedis
 ) -> None:
     app, client = committing_client
-    path = f"/users/{(await client.post('/users', json=user_payload())).json()['id']}"
+    user_id = (await client.post("/users", json=user_payload())).json()["id"]
+    path = f"/users/{user_id}"
     await client.get(path)
+    # Its rounds are the test's own (a cluster's node takes longer than one to restart).
+    await app.state.cache_guard.stop()
 
-    private_redis.stop()
-    private_redis.start()
+    await forget("restart", private_redis, user_cache(app).key(user_id))
     # Until the guard's next round the namespace is unsealed: answered, never cached.
     before_round = [await client.get(path) for _ in range(2)]
     await app.state.cache_guard.check()
@@ -283,7 +283,7 @@ async def test_after_a_redis_restart_the_cache_works_once_sealed_again(
 
 @pytest.mark.parametrize("how", ["flush", "restart", "evict"])
 async def test_a_fill_of_an_old_state_is_refused_after_redis_forgot_its_tombstone(
-    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis, how: str
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: AnyPrivateRedis, how: str
 ) -> None:
     """A reader that read a user before an update and fills after it, once Redis has lost
     the update's tombstone, must not make the old state a hit (what a reader on a lagging
@@ -310,14 +310,14 @@ async def test_a_fill_of_an_old_state_is_refused_after_redis_forgot_its_tombston
 
 
 async def test_an_invalidation_redis_could_not_take_is_delivered_later(
-    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: AnyPrivateRedis
 ) -> None:
     app, client = committing_client
     created = await client.post("/users", json=user_payload(full_name="Before"))
     path = f"/users/{created.json()['id']}"
     await client.get(path)
     await client.get(path)
-    admin = Redis.from_url(private_redis.url)
+    admin = Redis.from_url(private_redis.node_for(user_cache(app).key(created.json()["id"])).url)
     try:
         # Writes wait longer than the cache's timeout: the invalidation fails.
         await admin.client_pause(1500, all=False)
@@ -360,14 +360,15 @@ async def test_readers_missing_one_user_together_share_one_database_read(
 
 
 async def test_one_slow_answer_does_not_make_the_cache_step_aside(
-    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: AnyPrivateRedis
 ) -> None:
     """Under load the event loop can take longer than REDIS_TIMEOUT_SECONDS to get back to a
     reply: that read is a miss, but the next ones use the cache again."""
-    _, client = committing_client
-    path = f"/users/{(await client.post('/users', json=user_payload())).json()['id']}"
+    app, client = committing_client
+    user_id = (await client.post("/users", json=user_payload())).json()["id"]
+    path = f"/users/{user_id}"
     await client.get(path)
-    admin = Redis.from_url(private_redis.url)
+    admin = Redis.from_url(private_redis.node_for(user_cache(app).key(user_id)).url)
     try:
         await admin.client_pause(800, all=True)
         slow = await client.get(path)
@@ -381,10 +382,11 @@ async def test_one_slow_answer_does_not_make_the_cache_step_aside(
 
 
 async def test_readiness_says_how_redis_can_lose_the_caches_keys(
-    committing_client: tuple[FastAPI, AsyncClient], private_redis: PrivateRedis
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: AnyPrivateRedis
 ) -> None:
     app, client = committing_client
-    admin = Redis.from_url(private_redis.url)
+    # On a cluster: one master of three says so.
+    admin = Redis.from_url(private_redis.node_for(user_cache(app).seal_key).url)
     try:
         await admin.config_set("maxmemory", "64mb")
         await admin.config_set("maxmemory-policy", "allkeys-lru")
@@ -401,13 +403,13 @@ async def test_readiness_says_how_redis_can_lose_the_caches_keys(
 
 
 async def test_more_readers_at_once_than_redis_connections_all_hit(
-    own_database: URL, private_redis: PrivateRedis
+    own_database: URL, private_redis: AnyPrivateRedis
 ) -> None:
     """Readers beyond REDIS_MAX_CONNECTIONS wait for a connection in turn (redis-py's
     default pool refused those past 100, and the cache stepped aside for a second)."""
     settings = settings_for(own_database).model_copy(
         update={
-            "redis_url": SecretStr(private_redis.url),
+            **private_redis.settings,
             "redis_max_connections": 8,
             # However loaded the machine, no reader waits long enough to give up.
             "redis_timeout_seconds": 30.0,

@@ -12,13 +12,12 @@ from contextlib import asynccontextmanager
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from pydantic import SecretStr
 from sqlalchemy import URL
 
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, app_for, settings_for
 from tests.factories import user_payload
-from tests.private_redis import PrivateRedis
+from tests.private_redis import AnyPrivateRedis
 from tests.promotion import promoted_standby
 
 PRIMARY = os.environ.get("STREAMING_PRIMARY_URL")
@@ -39,9 +38,9 @@ async def primary_url() -> AsyncIterator[URL]:
         await server.close()
 
 
-def on(url: URL, redis: PrivateRedis) -> Settings:
+def on(url: URL, redis: AnyPrivateRedis) -> Settings:
     return settings_for(url).model_copy(
-        update={"redis_url": SecretStr(redis.url), "cache_key_prefix": "history-test"}
+        update={**redis.settings, "cache_key_prefix": "history-test"}
     )
 
 
@@ -55,7 +54,7 @@ async def serving(app: FastAPI) -> AsyncIterator[AsyncClient]:
 
 
 async def test_after_a_failover_to_a_standby_that_missed_writes_the_cache_answers_its_rows(
-    primary_url: URL, private_redis: PrivateRedis
+    primary_url: URL, private_redis: AnyPrivateRedis
 ) -> None:
     old_primary = app_for(on(primary_url, private_redis))
     async with serving(old_primary) as client:

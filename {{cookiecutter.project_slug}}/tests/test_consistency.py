@@ -28,7 +28,7 @@ from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, app_for, settings_for
 from tests.factories import user_payload
 {% if cookiecutter.use_cache %}
-from tests.private_redis import PrivateRedis, forget
+from tests.private_redis import AnyPrivateRedis, forget
 {% endif %}
 from tests.stand_ins import caught_up, monitors, replayed, serving
 
@@ -224,12 +224,12 @@ STANDBY_DELAY_SECONDS = 2.0
 
 @pytest.mark.parametrize("how", ["flush", "restart", "evict"])
 async def test_when_redis_forgets_inside_the_lag_no_reader_sees_the_old_value_after_it(
-    urls: tuple[URL, URL], private_redis: PrivateRedis, how: str
+    urls: tuple[URL, URL], private_redis: AnyPrivateRedis, how: str
 ) -> None:
     """Redis loses the update's tombstone while the standby still has the old row: readers
     may see the old value until the standby replays the update, never later (not for the
     cache's TTL)."""
-    settings = lagging_settings(urls, redis_url=SecretStr(private_redis.url))
+    settings = lagging_settings(urls, **private_redis.settings)
     app = app_for(settings)
     late: list[float] = []
     async with (

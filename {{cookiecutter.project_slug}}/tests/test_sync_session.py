@@ -16,6 +16,9 @@ from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import UNUSABLE_HASH
+{% if cookiecutter.use_cache %}
+from tests.private_redis import AnyPrivateRedis
+{% endif %}
 
 
 class DeliberateError(Exception):
@@ -107,27 +110,31 @@ def test_soft_deleted_rows_are_hidden_from_sync_sessions_too(database: SyncDatab
 
 
 async def test_commits_invalidate_the_cache_entries_they_change(
-    database: SyncDatabase, committed_url: URL
+    database: SyncDatabase, committed_url: URL, private_redis: AnyPrivateRedis
 ) -> None:
+    """On one Redis server and on a cluster, where each namespace is a slot of its own."""
+    settings = settings_for(committed_url).model_copy(update=private_redis.settings)
     with database.session() as session:
         user = new_user("cached")
         session.add(user)
     path = f"/users/{user.id}"
-    app = create_app(settings_for(committed_url))
+    app = create_app(settings)
+    script = SyncDatabase.from_settings(settings)
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
     ):
         await client.get(path)
         hit = await client.get(path)
-        with database.session() as session:
+        with script.session() as session:
             changed = session.get_one(User, user.id)
             changed.full_name = "Changed by a script"
         after_update = await client.get(path)
         await client.get(path)
-        with database.session() as session:
+        with script.session() as session:
             session.execute(update(User).values(bio="Changed in bulk"))
         after_bulk_update = await client.get(path)
+    script.dispose()
 
     assert hit.headers["X-Cache"] == "hit"
     assert after_update.json()["full_name"] == "Changed by a script"

@@ -269,10 +269,16 @@ class Settings(BaseSettings):
 {% if cookiecutter.use_cache %}
     # Redis for the cache; while it is down the service answers from the database.
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
+    # REDIS_URL names a node of a Redis Cluster: the cache uses the cluster client.
+    redis_cluster: bool = False
     # How long a cached entry lives; it is also dropped on every write to its row.
     cache_ttl_seconds: int = Field(default=300, ge=1)
-    # Namespace of this service's keys in a shared Redis.
-    cache_key_prefix: str = Field(default="{{ cookiecutter.package_name }}", min_length=1)
+    # Namespace of this service's keys in a shared Redis; no braces (keys are hash-tagged).
+    cache_key_prefix: str = Field(
+        default="{{ cookiecutter.package_name }}",
+        min_length=1,
+        pattern=r"^[^{}]+$",
+    )
     # Seconds to wait for Redis before treating it as down.
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
     # Connections to Redis per worker; more requests at once wait for one in turn.

@@ -1,15 +1,30 @@
-"""The Redis clients: made without connecting, closed at shutdown."""
+"""The Redis clients: made without connecting, closed at shutdown; one server or, with
+REDIS_CLUSTER, redis-py's cluster client on any node of a Redis Cluster."""
 
-from typing import Any
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any, cast
 
 from redis import Redis as SyncRedis
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry as SyncRetry
 
 from ..settings import Settings
+
+AnyRedis = Redis | RedisCluster
+# Errors that mean "Redis is not answering": the cache then steps aside. (The cluster
+# client's own, such as no node reachable to map the slots, are not RedisErrors.)
+UNAVAILABLE = (RedisError, RedisClusterException, OSError, TimeoutError)
+AnySyncRedis = SyncRedis | SyncRedisCluster
+# Beyond REDIS_MAX_CONNECTIONS to the namespace's node: room for the guard's round and a
+# redelivery, which do not wait their turn.
+_SPARE_CLUSTER_CONNECTIONS = 4
 
 
 def _options(settings: Settings) -> dict[str, Any]:
@@ -19,25 +34,84 @@ def _options(settings: Settings) -> dict[str, Any]:
 
 
 # One immediate retry on a dropped connection only: after a Redis restart every pooled
-# connection is stale once, and that must not count as an outage.
-def create_redis(settings: Settings) -> Redis:
+# connection is stale once, and that must not count as an outage. (The cluster client
+# also follows MOVED and refreshes its map of the slots on each of them.)
+def create_redis(settings: Settings) -> AnyRedis:
+    url = settings.redis_url.get_secret_value()
+    retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+    if settings.redis_cluster:
+        return RedisCluster.from_url(
+            url,
+            max_connections=settings.redis_max_connections + _SPARE_CLUSTER_CONNECTIONS,
+            retry=retry,
+            **_options(settings),
+        )
     # A bounded pool that makes a request wait its turn for a connection (up to the
     # timeout): redis-py's default pool raises MaxConnectionsError past 100 at once,
     # which made a third of the cached reads at 256 clients miss.
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url.get_secret_value(),
+        url,
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_timeout_seconds,
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        retry=retry,
         **_options(settings),
     )
     return Redis.from_pool(pool)
 
 
-def create_sync_redis(settings: Settings) -> SyncRedis:
+class Turns:
+    """For the cluster client: at most `size` commands at once, the others waiting in turn
+    (first come, first served), each given `timeout` seconds for its wait and its command
+    together, then TimeoutError (a miss). The cluster client has no waiting pool (a node's
+    connections past `max_connections` raise MaxConnectionsError at once), and it retries
+    a command that timed out, which would double the time a hanging node costs."""
+
+    def __init__(self, size: int, timeout: float) -> None:
+        self._semaphore = asyncio.Semaphore(size)
+        self.timeout = timeout
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        async with asyncio.timeout(self.timeout), self._semaphore:
+            yield
+
+
+def turns(settings: Settings) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """What each cache command of a request enters: nothing for one server (its pool
+    waits in turn, and its timeout bounds the command)."""
+    if settings.redis_cluster:
+        return Turns(settings.redis_max_connections, settings.redis_timeout_seconds)
+    return nullcontext
+
+
+def create_sync_redis(settings: Settings) -> AnySyncRedis:
     """The same client for synchronous code (scripts and jobs)."""
-    return SyncRedis.from_url(
-        settings.redis_url.get_secret_value(),
-        retry=SyncRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        **_options(settings),
-    )
+    url = settings.redis_url.get_secret_value()
+    retry = SyncRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+    if settings.redis_cluster:
+        return SyncRedisCluster.from_url(url, retry=retry, **_options(settings))
+    return SyncRedis.from_url(url, retry=retry, **_options(settings))
+
+
+async def info_of(redis: AnyRedis, key: str) -> dict[str, Any]:
+    """INFO from the server that holds `key`."""
+    if isinstance(redis, RedisCluster):
+        return await redis.info(target_nodes=redis.get_node_from_key(key))
+    return await redis.info()
+
+
+async def ping_of(redis: AnyRedis, key: str) -> None:
+    """PING the server that holds `key`."""
+    if isinstance(redis, RedisCluster):
+        await redis.ping(target_nodes=redis.get_node_from_key(key))
+    else:
+        await redis.ping()
+
+
+async def configurations(redis: AnyRedis, *patterns: str) -> list[dict[Any, Any]]:
+    """CONFIG GET from every server that holds keys (each master of a cluster)."""
+    if isinstance(redis, RedisCluster):
+        by_node = await redis.config_get(*patterns, target_nodes=RedisCluster.PRIMARIES)
+        # One configuration per node, keyed by its address.
+        return list(cast(dict[str, dict[Any, Any]], by_node).values())
+    return [await redis.config_get(*patterns)]

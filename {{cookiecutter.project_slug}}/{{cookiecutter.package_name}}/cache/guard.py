@@ -9,27 +9,31 @@ before.
 
 `CacheGuard` checks twice a second:
 - the primary's history (system identifier and timeline): a new one moves the cache to a
-  namespace of its own, so nothing stored under another history is served again;
-- what Redis says about itself (run id and evicted-key count) against the namespace's
-  seal: when Redis restarted, was flushed (the seal is gone) or evicted anything since
-  the seal, it raises the namespace's floor to the primary's current position and seals
+  namespace of its own, so nothing stored under another history is served again (it is
+  sealed in the next round);
+- what the Redis server that holds the namespace (on a cluster, the master of its slot)
+  says about itself (run id and evicted-key count) against the namespace's seal: when
+  Redis restarted, was flushed (the seal is gone) or evicted anything since the seal, it
+  raises the namespace's floor to the primary's current position and seals
   again. Entries read before that position are no longer served, and a fill of an older
   state is refused. Between a loss and the next check (0.5 s) nothing can be filled,
   since the seal went with the keys; an eviction that spared the seal leaves at most
   that long for a stale fill to be served.
 
-It also reads Redis' configuration once, for `/health/ready`: an eviction policy that can
-drop the cache's keys and a Redis without persistence are reported there.
+It also reads Redis' configuration once (every master's, on a cluster), for
+`/health/ready`: an eviction policy that can drop the cache's keys and a Redis without
+persistence are reported there.
 """
 
 import asyncio
 import logging
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from sqlalchemy import text
 
 from ..db.checks import ServerCheck
+from .client import UNAVAILABLE, configurations, info_of
 from .users import UserCache
 
 logger = logging.getLogger(__name__)
@@ -41,7 +45,6 @@ _HISTORY_AND_POSITION = text(
     " || left(pg_walfile_name(pg_current_wal_insert_lsn()), 8),"
     " pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8"
 )
-_UNAVAILABLE = (RedisError, OSError, TimeoutError)
 
 
 def redis_risks(config: dict[str, Any]) -> list[str]:
@@ -76,50 +79,63 @@ class CacheGuard:
 
     async def check(self) -> None:
         """One round; failures (Redis or the primary unreachable) wait for the next."""
+        if self.cache.history is None and await self._history_and_position() is None:
+            return
         redis = self.cache.redis
         info: dict[str, Any] | None = None
         try:
             # Before the position: an eviction after this read shows in the next round.
-            info = await redis.info()
-        except _UNAVAILABLE as error:
+            info = await info_of(redis, self.cache.seal_key)
+        except UNAVAILABLE as error:
             logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
-        try:
-            row = await self.primary.row(_HISTORY_AND_POSITION)
-        except Exception as error:  # the primary's outage is reported elsewhere
-            logger.debug("cache guard: primary unavailable (%s)", type(error).__name__)
+        known = await self._history_and_position()
+        if known is None or info is None:
             return
-        history, position = tuple(row)
-        previous = self.cache.history
-        moved = history != previous
+        moved, position = known
         if moved:
-            if previous is not None:
-                logger.warning(
-                    "the primary's history changed (%s to %s): entries cached before are"
-                    " no longer served",
-                    previous,
-                    history,
-                )
-            self.cache.history = history
-        if info is None:
+            # The new namespace is sealed next round, with what its own server says.
             return
         seal = f"{info.get('run_id')}:{info.get('evicted_keys')}"
         try:
             current = await redis.get(self.cache.seal_key)
-            if moved or current is None or _text(current) != seal:
-                if current is not None and not moved:
+            if current is None or _text(current) != seal:
+                if current is not None:
                     logger.warning(
                         "redis lost keys (restarted or evicted): cache entries read before"
                         " now are no longer served"
                     )
-                # Also on a new history: invalidations made while it was unknown were
-                # dropped, and this floor covers them.
                 await self.cache.seal(position, seal)
-        except _UNAVAILABLE as error:
+        except UNAVAILABLE as error:
             logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
+
+    async def _history_and_position(self) -> tuple[bool, int] | None:
+        """Whether the primary's history changed (now known to the cache), and a position
+        past every commit; None while the primary is unreachable."""
+        try:
+            row = await self.primary.row(_HISTORY_AND_POSITION)
+        except Exception as error:  # the primary's outage is reported elsewhere
+            logger.debug("cache guard: primary unavailable (%s)", type(error).__name__)
+            return None
+        history, position = tuple(row)
+        previous = self.cache.history
+        if history == previous:
+            return False, position
+        if previous is not None:
+            logger.warning(
+                "the primary's history changed (%s to %s): entries cached before are"
+                " no longer served",
+                previous,
+                history,
+            )
+        # Unsealed until a round seals it: nothing is served or filled there meanwhile.
+        # Invalidations made while the history was unknown were dropped; that seal's
+        # floor covers them.
+        self.cache.history = history
+        return True, position
 
     async def read_configuration(self) -> None:
         try:
-            config = await self.cache.redis.config_get("maxmemory*", "save", "appendonly")
+            found = await configurations(self.cache.redis, "maxmemory*", "save", "appendonly")
         except RedisError as error:
             # Managed services often refuse CONFIG: say what is not known.
             self.cache.warnings = [
@@ -127,11 +143,14 @@ class CacheGuard:
                 " cache's keys; the service notices and re-seals"
             ]
             return
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, RedisClusterException) as error:
             logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
             return
-        settings = {_text(key): _text(value) for key, value in config.items()}
-        self.cache.warnings = redis_risks(settings)
+        risks: dict[str, None] = {}
+        for config in found:
+            settings = {_text(key): _text(value) for key, value in config.items()}
+            risks.update(dict.fromkeys(redis_risks(settings)))
+        self.cache.warnings = list(risks)
         for warning in self.cache.warnings:
             logger.warning("%s", warning)
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from ..db.session import Database
 from ..feature import Feature
 from ..settings import Settings
-from .client import create_redis
+from .client import create_redis, turns
 from .guard import CacheGuard
 from .users import UserCache
 
@@ -20,6 +20,7 @@ async def serve(app: FastAPI, database: Database, settings: Settings) -> AsyncIt
         create_redis(settings),
         ttl_seconds=settings.cache_ttl_seconds,
         prefix=settings.cache_key_prefix,
+        turns=turns(settings),
     )
     # The publisher (api.consistency, entered before) tells the cache of every commit.
     app.state.publisher.listeners.append(user_cache.invalidate)

@@ -12,25 +12,28 @@ skipped, a failed invalidation is retried in the background until it lands, and 
 then this process neither reads nor fills those keys.
 
 Tombstones protect only while Redis keeps them. Every key lives in a namespace of the
-primary's history (`<prefix>:<system id>.<timeline>`: a promoted standby, a restore or
+primary's history (`{<prefix>:<system id>.<timeline>}`: a promoted standby, a restore or
 another server starts an empty one), and a namespace serves and takes fills only while
 its seal is there: a key without expiry holding what Redis said about itself when the
 namespace was sealed (its run id and evicted-key count). `cache.guard.CacheGuard` checks
 that twice a second; when Redis restarted, was flushed or evicted anything, it raises
 the floor to the primary's current position and seals again, so no entry read before
 the loss is served and no reader of an older state can fill.
+
+The namespace is a hash tag: on a Redis Cluster (REDIS_CLUSTER) all of its keys live in
+one slot, so each script and MGET above touches one slot, as the cluster requires, and
+the seal is on the server that holds what it vouches for.
 """
 
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Self, cast
 
 from pydantic import ValidationError
-from redis import Redis as SyncRedis
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,13 +44,10 @@ from ..db.consistency import ANY_TABLE, WRITE_POSITION_SQL, Changes, take_commit
 from ..models import User
 from ..schemas.user import UserRead
 from ..settings import Settings
-from .client import create_sync_redis
+from .client import UNAVAILABLE, AnyRedis, AnySyncRedis, create_sync_redis, ping_of
 from .flights import SingleFlight
 
 logger = logging.getLogger(__name__)
-
-# Errors that mean "Redis is not answering": the cache then steps aside.
-_UNAVAILABLE = (RedisError, OSError, TimeoutError)
 
 
 def _slow(error: Exception) -> bool:
@@ -82,15 +82,13 @@ for _, key in ipairs(KEYS) do
 end
 return #KEYS
 """
-# KEYS: floor, seal, namespaces. ARGV: version, seal, ttl in ms, namespace. Raises the
-# floor, seals, and lists the namespace (for `SyncUserInvalidation`).
+# KEYS: floor, seal. ARGV: version, seal, ttl in ms. Raises the floor and seals.
 _SEAL = """
 local floor = redis.call('GET', KEYS[1])
 if not floor or string.sub(floor, 1, 16) < ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 end
 redis.call('SET', KEYS[2], ARGV[2])
-redis.call('SADD', KEYS[3], ARGV[4])
 return 1
 """
 
@@ -100,8 +98,9 @@ def _version(position: int | None) -> str:
 
 
 def namespace(prefix: str, history: str) -> str:
-    """Where the entries read under one history of the primary live."""
-    return f"{prefix}:{history}"
+    """Where the entries read under one history of the primary live: a hash tag, so that
+    a cluster keeps all of them in one slot."""
+    return "{" + f"{prefix}:{history}" + "}"
 
 
 def user_key(namespace: str, user_id: int) -> str:
@@ -138,14 +137,17 @@ class UserCache:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AnyRedis,
         *,
         ttl_seconds: int,
         prefix: str,
         retry_after_seconds: float = 1.0,
         invalidation_retry_seconds: float = 0.25,
+        turns: Callable[[], AbstractAsyncContextManager[None]] = nullcontext,
     ) -> None:
         self.redis = redis
+        # Entered by every command of a request (`cache.client.turns`).
+        self._turn = turns
         self.ttl_ms = ttl_seconds * 1000
         self.prefix = prefix
         self.retry_after_seconds = retry_after_seconds
@@ -225,10 +227,11 @@ class UserCache:
         if self._blocked(key, floor_at):
             return None
         try:
-            entry, floor, sealed = cast(
-                list[bytes | None], await self.redis.mget(key, floor_at, seal_key(space))
-            )
-        except _UNAVAILABLE as error:
+            async with self._turn():
+                entry, floor, sealed = cast(
+                    list[bytes | None], await self.redis.mget(key, floor_at, seal_key(space))
+                )
+        except UNAVAILABLE as error:
             self._failed("get", error)
             return None
         self._last_answer = time.monotonic()
@@ -254,11 +257,12 @@ class UserCache:
         if self._blocked(key, floor_at):
             return
         try:
-            await self._fill(
-                keys=[key, floor_at, seal_key(space)],
-                args=[_version(position), user.model_dump_json(), self.ttl_ms],
-            )
-        except _UNAVAILABLE as error:
+            async with self._turn():
+                await self._fill(
+                    keys=[key, floor_at, seal_key(space)],
+                    args=[_version(position), user.model_dump_json(), self.ttl_ms],
+                )
+        except UNAVAILABLE as error:
             self._failed("fill", error)
             return
         self._last_answer = time.monotonic()
@@ -267,9 +271,10 @@ class UserCache:
         """No entry read before `position` serves any more, and the namespace takes fills:
         after Redis lost keys, or when the namespace is new."""
         space = self._known_namespace()
+        # Listed first (for `SyncUserInvalidation`), as nothing is filled before the seal.
+        await self.redis.sadd(namespaces_key(self.prefix), space)
         await self._seal(
-            keys=[floor_key(space), seal_key(space), namespaces_key(self.prefix)],
-            args=[_version(position), seal, self.ttl_ms, space],
+            keys=[floor_key(space), seal_key(space)], args=[_version(position), seal, self.ttl_ms]
         )
 
     async def invalidate(self, changes: Changes, position: int | None) -> None:
@@ -284,8 +289,9 @@ class UserCache:
             return
         version = _version(position)
         try:
-            await self._invalidate(keys=keys, args=[version, self.ttl_ms])
-        except _UNAVAILABLE as error:
+            async with self._turn():
+                await self._invalidate(keys=keys, args=[version, self.ttl_ms])
+        except UNAVAILABLE as error:
             self._failed("invalidate", error)
             for key in keys:
                 self._undelivered[key] = max(version, self._undelivered.get(key, version))
@@ -298,14 +304,16 @@ class UserCache:
             for key, version in list(self._undelivered.items()):
                 try:
                     await self._invalidate(keys=[key], args=[version, self.ttl_ms])
-                except _UNAVAILABLE:
+                except UNAVAILABLE:
                     break
                 if self._undelivered.get(key) == version:
                     del self._undelivered[key]
         logger.info("cache invalidations delivered")
 
     async def ping(self) -> None:
-        await self.redis.ping()
+        """PING the server that holds this history's keys (any, while it is unknown)."""
+        space = self.namespace
+        await ping_of(self.redis, seal_key(space or namespace(self.prefix, "")))
 
     async def close(self) -> None:
         if self._redelivery is not None:
@@ -316,7 +324,9 @@ class UserCache:
 class SyncUserInvalidation:
     """`UserCache.invalidate` for synchronous code: `SyncDatabase` calls `after_commit`."""
 
-    def __init__(self, redis: SyncRedis, primary: Engine, *, ttl_seconds: int, prefix: str) -> None:
+    def __init__(
+        self, redis: AnySyncRedis, primary: Engine, *, ttl_seconds: int, prefix: str
+    ) -> None:
         self.redis = redis
         self.primary = primary
         self.ttl_ms = ttl_seconds * 1000
@@ -350,16 +360,15 @@ class SyncUserInvalidation:
         # No event loop to retry later from: a few quick tries, then say what is at stake.
         for attempt in range(3):
             try:
-                # Every namespace: a script does not know which history the app reads in.
-                spaces = [
-                    space.decode() if isinstance(space, bytes) else space
-                    for space in self.redis.smembers(self.namespaces)
-                ]
-                keys = [key for space in spaces for key in keys_for(space, changes)]
-                if keys:
-                    self._invalidate(keys=keys, args=[_version(position), self.ttl_ms])
+                # Every namespace (one slot each): a script does not know which history
+                # the app reads in.
+                for space in self.redis.smembers(self.namespaces):
+                    text = space.decode() if isinstance(space, bytes) else str(space)
+                    keys = keys_for(text, changes)
+                    if keys:
+                        self._invalidate(keys=keys, args=[_version(position), self.ttl_ms])
                 return
-            except _UNAVAILABLE as error:
+            except UNAVAILABLE as error:
                 failure = error
                 time.sleep(0.1 * (attempt + 1))
         logger.error(
