@@ -26,9 +26,11 @@ async def clear_redis(url: str, prefix: str) -> None:
 
     redis = Redis.from_url(url)
     try:
-        keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
+        # Plain, or as a hash tag's start (the cache's keys since REDIS_CLUSTER).
+        for pattern in (f"{prefix}*", f"{{{prefix}*"):
+            keys = [key async for key in redis.scan_iter(match=pattern, count=1000)]
+            if keys:
+                await redis.delete(*keys)
     finally:
         await redis.aclose()
 

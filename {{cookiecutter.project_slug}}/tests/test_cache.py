@@ -25,6 +25,7 @@ from tests.factories import make_user, user_payload
 from tests.private_redis import AnyPrivateRedis, forget
 {% if cookiecutter.use_replica %}
 from tests.stand_ins import read_only_url, serving
+from tests.test_settings import settings_error
 {% endif %}
 
 
@@ -447,3 +448,12 @@ async def test_a_shared_read_survives_the_reader_that_started_it() -> None:
 
     assert await second == 7
     assert first.cancelled()
+
+
+def test_a_key_prefix_with_a_brace_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prefix goes inside each key's hash tag, which a brace would end early."""
+    monkeypatch.setenv("CACHE_KEY_PREFIX", "shop}eu")
+    message = settings_error()
+
+    assert message.startswith("invalid settings: CACHE_KEY_PREFIX")
+    assert "\n" not in message
