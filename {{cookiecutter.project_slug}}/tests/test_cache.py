@@ -310,6 +310,33 @@ async def test_a_fill_of_an_old_state_is_refused_after_redis_forgot_its_tombston
     assert [answer.json()["full_name"] for answer in answers] == ["After"] * 3
 
 
+async def test_writes_made_before_a_worker_saw_a_new_history_are_covered_once_it_does(
+    committing_client: tuple[FastAPI, AsyncClient],
+) -> None:
+    """A worker that has not seen the primary's new history yet tombstones its commits in
+    the old namespace. Once it sees the new one, it raises that namespace's floor past
+    them, even where another worker sealed the namespace already."""
+    app, client = committing_client
+    cache = user_cache(app)
+    # Its rounds are the test's own.
+    await app.state.cache_guard.stop()
+    created = (await client.post("/users", json=user_payload(full_name="Before"))).json()
+    path = f"/users/{created['id']}"
+    sealed = cache.namespace
+    read_at = await app.state.database.checks["primary"].scalar(READ_POSITION_SQL)
+    cache.history = "an-earlier-history"
+    patched = await client.patch(path, json={"full_name": "After"})
+    # Another worker's slow reader of the row before the update, in the current namespace.
+    await cache.fill(UserRead.model_validate(created), position=read_at, space=sealed)
+
+    await app.state.cache_guard.check()
+    answers = [await client.get(path) for _ in range(3)]
+
+    assert patched.status_code == 200
+    assert cache.namespace == sealed
+    assert [answer.json()["full_name"] for answer in answers] == ["After"] * 3
+
+
 async def test_an_invalidation_redis_could_not_take_is_delivered_later(
     committing_client: tuple[FastAPI, AsyncClient], private_redis: AnyPrivateRedis
 ) -> None:

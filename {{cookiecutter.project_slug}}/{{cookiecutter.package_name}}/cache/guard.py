@@ -9,8 +9,7 @@ before.
 
 `CacheGuard` checks twice a second:
 - the primary's history (system identifier and timeline): a new one moves the cache to a
-  namespace of its own, so nothing stored under another history is served again (it is
-  sealed in the next round);
+  namespace of its own, so nothing stored under another history is served again;
 - what the Redis server that holds the namespace (on a cluster, the master of its slot)
   says about itself (run id and evicted-key count) against the namespace's seal: when
   Redis restarted, was flushed (the seal is gone) or evicted anything since the seal, it
@@ -76,37 +75,49 @@ class CacheGuard:
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Set when the history changes: the next round raises the floor even where another
+        # worker sealed the namespace already. This worker's commits made before it saw
+        # the change were tombstoned in the old namespace, and that floor covers them.
+        self._new_history = False
 
     async def check(self) -> None:
         """One round; failures (Redis or the primary unreachable) wait for the next."""
         if self.cache.history is None and await self._history_and_position() is None:
             return
-        redis = self.cache.redis
-        info: dict[str, Any] | None = None
-        try:
+        # Once more when the history changed: the seal must record what the new
+        # namespace's server says (on a cluster, another master may hold it).
+        for _ in range(2):
             # Before the position: an eviction after this read shows in the next round.
-            info = await info_of(redis, self.cache.seal_key)
-        except UNAVAILABLE as error:
-            logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
-        known = await self._history_and_position()
-        if known is None or info is None:
-            return
-        moved, position = known
-        if moved:
-            # The new namespace is sealed next round, with what its own server says.
-            return
+            info = await self._info()
+            known = await self._history_and_position()
+            if known is None or info is None:
+                return
+            moved, position = known
+            if not moved:
+                break
+        else:
+            return  # it changed again meanwhile: the next round
         seal = f"{info.get('run_id')}:{info.get('evicted_keys')}"
         try:
-            current = await redis.get(self.cache.seal_key)
-            if current is None or _text(current) != seal:
-                if current is not None:
+            current = await self.cache.redis.get(self.cache.seal_key)
+            if self._new_history or current is None or _text(current) != seal:
+                if current is not None and not self._new_history:
                     logger.warning(
                         "redis lost keys (restarted or evicted): cache entries read before"
                         " now are no longer served"
                     )
                 await self.cache.seal(position, seal)
+                self._new_history = False
         except UNAVAILABLE as error:
             logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
+
+    async def _info(self) -> dict[str, Any] | None:
+        """INFO from the server that holds the namespace; None when it does not answer."""
+        try:
+            return await info_of(self.cache.redis, self.cache.seal_key)
+        except UNAVAILABLE as error:
+            logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
+            return None
 
     async def _history_and_position(self) -> tuple[bool, int] | None:
         """Whether the primary's history changed (now known to the cache), and a position
@@ -127,10 +138,11 @@ class CacheGuard:
                 previous,
                 history,
             )
-        # Unsealed until a round seals it: nothing is served or filled there meanwhile.
+        # A namespace nobody sealed yet serves nothing and takes no fills until sealed.
         # Invalidations made while the history was unknown were dropped; that seal's
         # floor covers them.
         self.cache.history = history
+        self._new_history = True
         return True, position
 
     async def read_configuration(self) -> None:
