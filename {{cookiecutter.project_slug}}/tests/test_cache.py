@@ -25,8 +25,8 @@ from tests.factories import make_user, user_payload
 from tests.private_redis import AnyPrivateRedis, forget
 {% if cookiecutter.use_replica %}
 from tests.stand_ins import read_only_url, serving
-from tests.test_settings import settings_error
 {% endif %}
+from tests.test_settings import settings_error
 
 
 def user_cache(app: FastAPI) -> UserCache:
