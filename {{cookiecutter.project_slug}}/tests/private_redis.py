@@ -2,6 +2,7 @@
 starve of memory or pause without disturbing anyone else's (the one at REDIS_URL may be a
 developer's); and the removal of a test run's keys from that shared one."""
 
+import random
 import shutil
 import socket
 import subprocess
@@ -29,12 +30,17 @@ def _free(port: int) -> bool:
 
 
 def free_port(*, bus: bool = False) -> int:
-    """A port free now; with `bus`, one whose cluster bus port is free too."""
-    while True:
+    """A port free now; with `bus`, one whose cluster bus port is free too, both below
+    Linux's ephemeral range (32768 and up), so that no outgoing connection takes either
+    before the node binds it (or binds it again, after a restart)."""
+    if not bus:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port: int = probe.getsockname()[1]
-        if not bus or (port + _BUS_OFFSET <= 65535 and _free(port + _BUS_OFFSET)):
+            return port
+    while True:
+        port = random.randrange(12000, 22000)
+        if _free(port) and _free(port + _BUS_OFFSET):
             return port
 
 

@@ -22,7 +22,7 @@ from {{ cookiecutter.package_name }}.schemas.user import UserRead
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, app_for, client_for, settings_for
 from tests.factories import make_user, user_payload
-from tests.private_redis import AnyPrivateRedis, forget
+from tests.private_redis import AnyPrivateRedis, PrivateRedisCluster, forget
 {% if cookiecutter.use_replica %}
 from tests.stand_ins import read_only_url, serving
 {% endif %}
@@ -335,6 +335,37 @@ async def test_writes_made_before_a_worker_saw_a_new_history_are_covered_once_it
     assert patched.status_code == 200
     assert cache.namespace == sealed
     assert [answer.json()["full_name"] for answer in answers] == ["After"] * 3
+
+
+@pytest.mark.parametrize("private_redis", ["cluster"], indirect=True)
+async def test_on_a_cluster_the_cache_works_while_another_master_is_down(
+    committing_client: tuple[FastAPI, AsyncClient], private_redis: AnyPrivateRedis
+) -> None:
+    """The namespace's master without the cache's scripts (restarted with its keys, or
+    flushed of scripts) while another master is down: fills and invalidations still land
+    (redis-py's registered scripts load themselves on every master first, and failed)."""
+    assert isinstance(private_redis, PrivateRedisCluster)
+    app, client = committing_client
+    created = (await client.post("/users", json=user_payload(full_name="Before"))).json()
+    path = f"/users/{created['id']}"
+    key = user_cache(app).key(created["id"])
+    holder = private_redis.node_for(key)
+    next(node for node in private_redis.nodes if node is not holder).stop()
+    admin = Redis.from_url(holder.url)
+    try:
+        await admin.script_flush()
+        filled = [(await client.get(path)).headers["X-Cache"] for _ in range(2)]
+        await admin.script_flush()
+        patched = await client.patch(path, json={"full_name": "After"})
+        entry = await admin.get(key)
+    finally:
+        await admin.aclose()
+
+    assert filled == ["miss", "hit"]
+    assert patched.status_code == 200
+    # A tombstone: a bare version.
+    assert entry is not None
+    assert len(entry) == 16
 
 
 async def test_an_invalidation_redis_could_not_take_is_delivered_later(

@@ -2,6 +2,7 @@
 REDIS_CLUSTER, redis-py's cluster client on any node of a Redis Cluster."""
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any, cast
@@ -12,7 +13,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster as SyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 from redis.retry import Retry as SyncRetry
 
 from ..settings import Settings
@@ -76,6 +77,28 @@ class Turns:
             yield
 
 
+def as_text(value: Any) -> str:
+    """What Redis answered (bytes, or str with `decode_responses`), as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Script:
+    """A Lua script run by its SHA1, and sent whole (EVAL, which caches it there) to a
+    server that does not have it. redis-py's `register_script` loads a missing script on
+    every master of a cluster first, which fails while any of them is down."""
+
+    def __init__(self, redis: AnyRedis, source: str) -> None:
+        self.redis = redis
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    async def __call__(self, keys: list[str], args: list[str | int]) -> Any:
+        try:
+            return await self.redis.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await self.redis.eval(self.source, len(keys), *keys, *args)
+
+
 def turns(settings: Settings) -> Callable[[], AbstractAsyncContextManager[None]]:
     """What each cache command of a request enters: nothing for one server (its pool
     waits in turn, and its timeout bounds the command)."""
@@ -98,14 +121,6 @@ async def info_of(redis: AnyRedis, key: str) -> dict[str, Any]:
     if isinstance(redis, RedisCluster):
         return await redis.info(target_nodes=redis.get_node_from_key(key))
     return await redis.info()
-
-
-async def ping_of(redis: AnyRedis, key: str) -> None:
-    """PING the server that holds `key`."""
-    if isinstance(redis, RedisCluster):
-        await redis.ping(target_nodes=redis.get_node_from_key(key))
-    else:
-        await redis.ping()
 
 
 async def configurations(redis: AnyRedis, *patterns: str) -> list[dict[Any, Any]]:

@@ -32,17 +32,15 @@ from redis.exceptions import RedisClusterException, RedisError
 from sqlalchemy import text
 
 from ..db.checks import ServerCheck
-from .client import UNAVAILABLE, configurations, info_of
-from .users import UserCache
+from .client import UNAVAILABLE, as_text, configurations, info_of
+from .users import HISTORY_SQL, UserCache
 
 logger = logging.getLogger(__name__)
 
 GUARD_INTERVAL_SECONDS = 0.5
 # The primary's history (system identifier, timeline) and a position past every commit.
 _HISTORY_AND_POSITION = text(
-    "SELECT (SELECT system_identifier FROM pg_control_system())::text || '.'"
-    " || left(pg_walfile_name(pg_current_wal_insert_lsn()), 8),"
-    " pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8"
+    f"SELECT {HISTORY_SQL}, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::int8"
 )
 
 
@@ -58,10 +56,6 @@ def redis_risks(config: dict[str, Any]) -> list[str]:
     if not config.get("save") and str(config.get("appendonly", "no")) == "no":
         risks.append("redis keeps nothing on disk: a restart empties the cache")
     return risks
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class CacheGuard:
@@ -88,19 +82,19 @@ class CacheGuard:
         # namespace's server says (on a cluster, another master may hold it).
         for _ in range(2):
             # Before the position: an eviction after this read shows in the next round.
-            info = await self._info()
+            found = await self._seal_and_info()
             known = await self._history_and_position()
-            if known is None or info is None:
+            if known is None or found is None:
                 return
             moved, position = known
             if not moved:
                 break
         else:
             return  # it changed again meanwhile: the next round
+        current, info = found
         seal = f"{info.get('run_id')}:{info.get('evicted_keys')}"
         try:
-            current = await self.cache.redis.get(self.cache.seal_key)
-            if self._new_history or current is None or _text(current) != seal:
+            if self._new_history or current is None or as_text(current) != seal:
                 if current is not None and not self._new_history:
                     logger.warning(
                         "redis lost keys (restarted or evicted): cache entries read before"
@@ -111,10 +105,13 @@ class CacheGuard:
         except UNAVAILABLE as error:
             logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
 
-    async def _info(self) -> dict[str, Any] | None:
-        """INFO from the server that holds the namespace; None when it does not answer."""
+    async def _seal_and_info(self) -> tuple[bytes | str | None, dict[str, Any]] | None:
+        """The namespace's seal, and INFO from the server that holds it; None when Redis
+        does not answer. The GET first: on a cluster it follows the key to its master
+        (MOVED updates the client's map after a failover), where INFO then goes."""
+        key = self.cache.seal_key
         try:
-            return await info_of(self.cache.redis, self.cache.seal_key)
+            return await self.cache.redis.get(key), await info_of(self.cache.redis, key)
         except UNAVAILABLE as error:
             logger.debug("cache guard: redis unavailable (%s)", type(error).__name__)
             return None
@@ -160,7 +157,7 @@ class CacheGuard:
             return
         risks: dict[str, None] = {}
         for config in found:
-            settings = {_text(key): _text(value) for key, value in config.items()}
+            settings = {as_text(key): as_text(value) for key, value in config.items()}
             risks.update(dict.fromkeys(redis_risks(settings)))
         self.cache.warnings = list(risks)
         for warning in self.cache.warnings:

@@ -40,11 +40,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .. import events
-from ..db.consistency import ANY_TABLE, WRITE_POSITION_SQL, Changes, take_committed
+from ..db.consistency import ANY_TABLE, WRITE_POSITION, Changes, take_committed
 from ..models import User
 from ..schemas.user import UserRead
 from ..settings import Settings
-from .client import UNAVAILABLE, AnyRedis, AnySyncRedis, create_sync_redis, ping_of
+from .client import UNAVAILABLE, AnyRedis, AnySyncRedis, Script, as_text, create_sync_redis
 from .flights import SingleFlight
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,14 @@ end
 redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """
+
+
+# The primary's history (system identifier and timeline): what a namespace is named after.
+HISTORY_SQL = (
+    "(SELECT system_identifier FROM pg_control_system())::text || '.'"
+    " || left(pg_walfile_name(pg_current_wal_insert_lsn()), 8)"
+)
+_HISTORY_AND_WRITE_POSITION = f"SELECT {HISTORY_SQL}, {WRITE_POSITION}"
 
 
 def _version(position: int | None) -> str:
@@ -152,9 +160,9 @@ class UserCache:
         self.prefix = prefix
         self.retry_after_seconds = retry_after_seconds
         self.invalidation_retry_seconds = invalidation_retry_seconds
-        self._fill = redis.register_script(_FILL)
-        self._invalidate = redis.register_script(_INVALIDATE)
-        self._seal = redis.register_script(_SEAL)
+        self._fill = Script(redis, _FILL)
+        self._invalidate = Script(redis, _INVALIDATE)
+        self._seal = Script(redis, _SEAL)
         # The primary's history (`cache.guard`); None until known: no reads, no fills.
         self.history: str | None = None
         # How Redis' configuration can drop this cache's keys (`cache.guard`).
@@ -271,11 +279,15 @@ class UserCache:
         """No entry read before `position` serves any more, and the namespace takes fills:
         after Redis lost keys, or when the namespace is new."""
         space = self._known_namespace()
-        # Listed first (for `SyncUserInvalidation`), as nothing is filled before the seal.
-        await self.redis.sadd(namespaces_key(self.prefix), space)
         await self._seal(
             keys=[floor_key(space), seal_key(space)], args=[_version(position), seal, self.ttl_ms]
         )
+        try:
+            # Another slot (another master, on a cluster), and only for a script that cannot
+            # learn the primary's history: whatever happens to it, the floor is raised.
+            await self.redis.sadd(namespaces_key(self.prefix), space)
+        except UNAVAILABLE as error:
+            logger.debug("cache namespaces not listed: %s", type(error).__name__)
 
     async def invalidate(self, changes: Changes, position: int | None) -> None:
         """Tombstone what `changes` touched, as of `position` (None: unknown)."""
@@ -311,9 +323,10 @@ class UserCache:
         logger.info("cache invalidations delivered")
 
     async def ping(self) -> None:
-        """PING the server that holds this history's keys (any, while it is unknown)."""
-        space = self.namespace
-        await ping_of(self.redis, seal_key(space or namespace(self.prefix, "")))
+        """A round trip to the server that holds this history's keys (on a cluster, the
+        command's key routes it; any server while the history is unknown), in turn."""
+        async with self._turn():
+            await self.redis.exists(seal_key(self.namespace or namespace(self.prefix, "")))
 
     async def close(self) -> None:
         if self._redelivery is not None:
@@ -330,8 +343,7 @@ class SyncUserInvalidation:
         self.redis = redis
         self.primary = primary
         self.ttl_ms = ttl_seconds * 1000
-        self.namespaces = namespaces_key(prefix)
-        self._invalidate = redis.register_script(_INVALIDATE)
+        self.prefix = prefix
 
     @classmethod
     def from_settings(cls, settings: Settings, primary: Engine) -> Self:
@@ -343,34 +355,52 @@ class SyncUserInvalidation:
         )
 
     def after_commit(self, session: Session) -> None:
-        """Tombstone what `session` committed, as of the primary's position after it."""
+        """Tombstone what `session` committed, as of the primary's position after it, in
+        the namespace of the primary's history."""
         changes = take_committed(session)
         if changes is None:
             return
+        history: str | None
         position: int | None
         try:
             with self.primary.connect() as connection:
-                position = connection.exec_driver_sql(WRITE_POSITION_SQL).scalar()
+                history, position = connection.exec_driver_sql(_HISTORY_AND_WRITE_POSITION).one()
         except (SQLAlchemyError, OSError) as error:
             logger.warning("position after commit unknown: %s", type(error).__name__)
-            position = None
-        self(changes, position)
+            history, position = None, None
+        self(changes, position, history=history)
 
-    def __call__(self, changes: Changes, position: int | None) -> None:
+    def __call__(self, changes: Changes, position: int | None, *, history: str | None) -> None:
+        """Tombstones in `history`'s namespace; with the history unknown, in every
+        namespace the app listed (`UserCache.seal`)."""
+        pending = None if history is None else [namespace(self.prefix, history)]
+        failure: Exception | None = None
         # No event loop to retry later from: a few quick tries, then say what is at stake.
         for attempt in range(3):
+            if attempt:
+                time.sleep(0.1 * attempt)
             try:
-                # Every namespace (one slot each): a script does not know which history
-                # the app reads in.
-                for space in self.redis.smembers(self.namespaces):
-                    text = space.decode() if isinstance(space, bytes) else str(space)
-                    keys = keys_for(text, changes)
-                    if keys:
-                        self._invalidate(keys=keys, args=[_version(position), self.ttl_ms])
-                return
+                if pending is None:
+                    listed = self.redis.smembers(namespaces_key(self.prefix))
+                    pending = [as_text(space) for space in listed]
             except UNAVAILABLE as error:
                 failure = error
-                time.sleep(0.1 * (attempt + 1))
+                continue
+            failed = []
+            for space in pending:
+                # One namespace, one slot: a script a cluster runs.
+                keys = keys_for(space, changes)
+                try:
+                    if keys:
+                        self.redis.eval(
+                            _INVALIDATE, len(keys), *keys, _version(position), self.ttl_ms
+                        )
+                except UNAVAILABLE as error:
+                    failure = error
+                    failed.append(space)
+            if not failed:
+                return
+            pending = failed
         logger.error(
             "cache invalidation failed (%s): %d users may be stale until their TTL",
             type(failure).__name__,

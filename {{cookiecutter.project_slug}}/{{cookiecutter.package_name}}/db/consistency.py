@@ -35,7 +35,8 @@ TOKEN_PATTERN = r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$"
 # Position of a WAL record written after the commit became visible: a reader whose
 # position reached it sees the commit (pg_current_wal_lsn() alone does not promise that
 # while a synchronous standby holds the commit back). Writes no transaction.
-WRITE_POSITION_SQL = "SELECT pg_wal_lsn_diff(pg_logical_emit_message(false, 'rw', ''), '0/0')::int8"
+WRITE_POSITION = "pg_wal_lsn_diff(pg_logical_emit_message(false, 'rw', ''), '0/0')::int8"
+WRITE_POSITION_SQL = f"SELECT {WRITE_POSITION}"
 _WRITE_POSITION = text(WRITE_POSITION_SQL)
 # A lower bound of what the next statement on this connection sees.
 READ_POSITION_SQL = text(
