@@ -109,7 +109,7 @@ class CachedUserReader:
             # Unknown: asked where the query then runs, before it (what any server it
             # lands on has reached).
             asked = None if known is not None or space is None else await read_position(session)
-            row = await UserRepository(session).get(user_id)
+            row = await UserRepository(session).get_public(user_id)
             if row is None:
                 raise UserNotFoundError(user_id)
             user = UserRead.model_validate(row)
