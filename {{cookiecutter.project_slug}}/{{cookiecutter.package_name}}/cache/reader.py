@@ -40,23 +40,27 @@ class FillPositions:
     def __init__(self, primary: ServerCheck, *, max_age: float = MAX_AGE_SECONDS) -> None:
         self.max_age = max_age
         self._ask = Coalesced(lambda: primary.scalar(READ_POSITION_SQL))
-        # (namespace, position, when asked): seen under that history of the primary only.
+        # (namespace, position, when asked): used under that history of the primary only.
         self._known: tuple[str, int, float] | None = None
+        # Moves on at each `forget`: an answer asked for before it is not kept.
+        self._generation = 0
 
     async def primary(self, space: str) -> int | None:
-        """A position the primary had reached before this call, seen while `space` was the
-        cache's namespace; None when the check connection does not answer."""
+        """A position the primary had reached before this returns (so before the read that
+        follows), seen while `space` was the cache's namespace; None when the check
+        connection does not answer."""
         known = self._known
         asked = time.monotonic()
         if known is not None and known[0] == space and asked - known[2] < self.max_age:
             return known[1]
+        generation = self._generation
         try:
             # Coalesced: the query answering this call starts after the call.
             position: int = await self._ask()
         except Exception:
             return None
         known = self._known
-        if known is None or known[0] != space or known[2] < asked:
+        if generation == self._generation and (known is None or known[2] < asked):
             self._known = (space, position, asked)
         return position
 
@@ -68,6 +72,7 @@ class FillPositions:
     def forget(self) -> None:
         """The next miss asks the primary again."""
         self._known = None
+        self._generation += 1
 
     async def close(self) -> None:
         await self._ask.close()
