@@ -114,6 +114,9 @@ class _RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The histogram's series by (method, route, status): `labels()` takes a lock and
+        # checks its arguments each time. Bounded: methods, routes and statuses are.
+        self._series: dict[tuple[str, str, int], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,7 +138,11 @@ class _RequestMetrics:
             # The router records the matched route in the scope; unmatched paths get "".
             route = getattr(scope.get("route"), "path", "")
             method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
-            REQUEST_DURATION.labels(method, route, str(status)).observe(time.perf_counter() - start)
+            series = self._series.get((method, route, status))
+            if series is None:
+                series = REQUEST_DURATION.labels(method, route, str(status))
+                self._series[method, route, status] = series
+            series.observe(time.perf_counter() - start)
 
 
 def _registry() -> CollectorRegistry:

@@ -48,6 +48,15 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
+def has_body(scope: Scope) -> bool:
+    """Whether a body follows the request's headers: HTTP/1.1 sends one only with a
+    `Content-Length` other than 0 or a `Transfer-Encoding` (RFC 9112, 6.3)."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
 class _BoundedBody:
     """The request's `receive`, counting the body and timing each wait for it."""
 
@@ -85,7 +94,8 @@ class BodyLimits:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not has_body(scope):
+            # Nothing to bound (most GETs): no wrapper on the request's path.
             await self.app(scope, receive, send)
             return
         settings: Settings = scope["app"].state.settings

@@ -154,9 +154,11 @@ ReportSessionDep = Annotated[AsyncSession, Depends(get_report_session, scope="fu
 
 {% if cookiecutter.use_cache %}
 async def get_cached_user_reader(
-    database: DatabaseDep, cache: UserCacheDep, read_your_writes: ReadYourWritesDep
+    request: Request, database: DatabaseDep, read_your_writes: ReadYourWritesDep
 ) -> CachedUserReader:
-    return CachedUserReader(cache, database, read_your_writes)
+    # The app's cache read here, not through UserCacheDep: one dependency fewer per read.
+    state = request.app.state
+    return CachedUserReader(state.user_cache, database, read_your_writes, state.fill_positions)
 
 
 {% endif %}

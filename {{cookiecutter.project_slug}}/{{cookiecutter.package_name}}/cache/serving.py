@@ -11,6 +11,7 @@ from ..feature import Feature
 from ..settings import Settings
 from .client import create_redis, turns
 from .guard import CacheGuard
+from .reader import FillPositions
 from .users import UserCache
 
 
@@ -22,9 +23,11 @@ async def serve(app: FastAPI, database: Database, settings: Settings) -> AsyncIt
         prefix=settings.cache_key_prefix,
         turns=turns(settings),
     )
+    fill_positions = FillPositions(database.checks["primary"])
     # The publisher (api.consistency, entered before) tells the cache of every commit.
-    app.state.publisher.listeners.append(user_cache.invalidate)
+    app.state.publisher.listeners.extend([user_cache.invalidate, fill_positions.committed])
     app.state.user_cache = user_cache
+    app.state.fill_positions = fill_positions
     guard = CacheGuard(user_cache, database.checks["primary"])
     app.state.cache_guard = guard
     await guard.start()
@@ -32,6 +35,7 @@ async def serve(app: FastAPI, database: Database, settings: Settings) -> AsyncIt
         yield
     finally:
         await guard.stop()
+        await fill_positions.close()
         await user_cache.close()
 
 

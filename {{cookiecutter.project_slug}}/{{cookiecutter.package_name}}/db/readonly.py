@@ -24,6 +24,10 @@ class ReadOnlySessionError(RuntimeError):
     """A read session was asked to write: writes belong in a unit of work on `SessionDep`."""
 
 
+# Key in `session.info`: the role of the server a routed read session's statements went
+# to (`db.routing`); a session without it read on the primary.
+ROUTE = "read_route"
+PRIMARY = "primary"
 # An execution option of engines behind PgBouncer in transaction mode (set by `db.engine`).
 TRANSACTION_POOLING = "transaction_pooling"
 

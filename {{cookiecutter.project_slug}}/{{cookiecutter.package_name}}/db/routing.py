@@ -30,26 +30,30 @@ from .binds import Bind, session_options, sync_bind
 from .checks import ServerCheck
 from .engine import create_engine
 from .errors import is_connection_error, unreachable_reason
-from .readonly import ReadOnlySession, autocommit
+from .readonly import PRIMARY, ROUTE, ReadOnlySession, autocommit
 
 if TYPE_CHECKING:
     from .session import Database
 
 logger = logging.getLogger(__name__)
 
-PRIMARY = "primary"
 REPLICA = "replica"
 
 # Keys in `session.info`.
 ROUTER = "read_router"
-ROUTE = "read_route"
 # Same key as `consistency.READ_YOUR_WRITES`; holds a `ReadRequirement`.
 REQUIREMENT = "read_your_writes"
 
 # Flushed WAL: all a standby can have received.
 _PRIMARY_POSITION = text("SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::int8")
-# NULL when the server is not in recovery (not a standby): it is as fresh as it gets.
-_REPLAYED_POSITION = text("SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::int8")
+# The replayed position, NULL when the server is not in recovery (not a standby: it is as
+# fresh as it gets); and a lower bound of what the server's next reads see (a standby's
+# replayed position, else its own).
+_REPLAYED_POSITION = text(
+    "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::int8,"
+    " pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
+    " ELSE pg_current_wal_insert_lsn() END, '0/0')::int8"
+)
 
 T = TypeVar("T")
 
@@ -70,6 +74,8 @@ class StandbyStatus:
     # Replayed WAL position; None for a server that is not a standby.
     replayed: int | None = None
     lag_seconds: float = 0.0
+    # What reads there saw at least, when checked (standby or not); None when unknown.
+    visible: int | None = None
 
     def has_replayed(self, position: int) -> bool:
         return self.replayed is None or self.replayed >= position
@@ -100,6 +106,11 @@ class StandbyMonitor:
         """The standby's lag as last measured."""
         return self.status.lag_seconds
 
+    def visible_position(self) -> int | None:
+        """What a read there saw at the last check (how far a standby had replayed): a read
+        now sees at least that much, as positions only move forward. None when unknown."""
+        return self.status.visible
+
     def lost(self) -> None:
         """A request lost its connection: stop routing here until the next good check."""
         if self.status.reachable:
@@ -117,7 +128,7 @@ class StandbyMonitor:
         except Exception as error:  # the primary's own outage is reported elsewhere
             logger.debug("primary position unknown: %s", type(error).__name__)
         try:
-            replayed = await self.probe.scalar(_REPLAYED_POSITION)
+            replayed, visible = tuple(await self.probe.row(_REPLAYED_POSITION))
         except Exception as error:
             if self.status.reachable or not self.checked.is_set():
                 logger.warning(
@@ -127,7 +138,7 @@ class StandbyMonitor:
                 )
             self.status = StandbyStatus()
             return
-        self.status = StandbyStatus(True, replayed, self._lag(replayed, now))
+        self.status = StandbyStatus(True, replayed, self._lag(replayed, now), visible)
 
     def _lag(self, replayed: int | None, now: float) -> float:
         if replayed is None:
@@ -324,6 +335,7 @@ def add_standbys(database: Database, settings: Settings) -> None:
             interval=settings.replica_check_interval_seconds,
         )
         database.lag_seconds[role] = monitors[role].lag_seconds
+        database.visible_positions[role] = monitors[role].visible_position
     database.max_lag_seconds = settings.replica_max_lag_seconds
     engines = {role: database.engines[role] for role in monitors}
     standbys = Standbys(engines, monitors, settings.replica_max_lag_seconds)

@@ -70,6 +70,9 @@ class Database:
     # further behind than `max_lag_seconds` serves no reads (health says "lagging").
     lag_seconds: dict[str, Callable[[], float]] = field(default_factory=dict)
     max_lag_seconds: float = math.inf
+    # What a read on each standby sees at least, as last checked, by role (None: unknown):
+    # known without asking (the cache versions its fills with it).
+    visible_positions: dict[str, Callable[[], int | None]] = field(default_factory=dict)
     # The session factories below are built by `bind`.
     # Sessions on the primary: all writes, and reads that must see them.
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)

@@ -2,17 +2,22 @@
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..models import Post, Role, User
+from ..schemas.user import UserRead
 from .base import Repository, by_id
 
 NEW_USER_WINDOW = timedelta(days=30)
 # Built once (see `by_id`): every post and role assignment runs it.
 BY_ID_FOR_SHARE = by_id(User).with_for_update(read=True)
+# What a user is answered with (`UserRead`): reads that need no more select these columns
+# rather than the entity, which costs an object and its tracked state per row.
+PUBLIC_COLUMNS = tuple(getattr(User, name) for name in UserRead.model_fields)
+_PUBLIC_BY_ID = select(*PUBLIC_COLUMNS).where(User.id == bindparam("id"))
 
 
 class UserStatistics(NamedTuple):
@@ -44,6 +49,20 @@ class UserRepository(Repository[User]):
         return await self.session.scalar(statement)
 
 {% endif %}
+    async def get_public(self, id_: int) -> Row[Any] | None:
+        """The user's `PUBLIC_COLUMNS`, None when there is none."""
+        return (await self.session.execute(_PUBLIC_BY_ID, {"id": id_})).first()
+
+    async def list_public(
+        self, *, skip: int = 0, limit: int = 100, after: int | None = None
+    ) -> Sequence[Row[Any]]:
+        """Users' `PUBLIC_COLUMNS` by id: after id `after` (by key) when given, less the
+        first `skip` (see `Repository.get_page_after`)."""
+        statement = select(*PUBLIC_COLUMNS).order_by(User.id)
+        if after is not None:
+            statement = statement.where(User.id > after)
+        return (await self.session.execute(statement.offset(skip).limit(limit))).all()
+
     async def get_for_share(self, id_: int) -> User | None:
         """The user, locked (FOR SHARE) until the transaction ends: a concurrent update or
         delete waits, so rows attached to the user now cannot end up under a deleted one."""

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.transaction import transactional
@@ -11,8 +12,11 @@ from ..models import Post, User, UserProfile
 from ..repositories import PostRepository, UserRepository
 from ..repositories.user import UserPostCount, UserStatistics
 from ..schemas.post import PostCreate
-from ..schemas.user import ProfileCreate, UserCreate, UserUpdate
+from ..schemas.user import ProfileCreate, UserCreate, UserRead, UserUpdate
 from ..security import PasswordHasher
+
+# Validates a page of rows in one call.
+_USERS = TypeAdapter(list[UserRead])
 
 
 class UserService:
@@ -31,6 +35,13 @@ class UserService:
         if user is None:
             raise UserNotFoundError(user_id)
         return user
+
+    async def read_user(self, user_id: int) -> UserRead:
+        """The user as answered, read without loading the entity."""
+        row = await self.users.get_public(user_id)
+        if row is None:
+            raise UserNotFoundError(user_id)
+        return UserRead.model_validate(row)
 
     # Passwords are hashed before the unit of work opens: no connection is held (nor
     # transaction kept open) while Argon2 runs.
@@ -119,10 +130,10 @@ class UserService:
 
     async def list_users(
         self, *, skip: int, limit: int, after: int | None = None
-    ) -> Sequence[User]:
-        if after is not None:
-            return await self.users.get_page_after(after, limit=limit, skip=skip)
-        return await self.users.get_many(skip=skip, limit=limit)
+    ) -> list[UserRead]:
+        """A page of users as answered, read without loading the entities."""
+        rows = await self.users.list_public(skip=skip, limit=limit, after=after)
+        return _USERS.validate_python(rows, from_attributes=True)
 
     async def search_users(self, term: str, *, skip: int, limit: int) -> Sequence[User]:
         return await self.users.search(term, skip=skip, limit=limit)

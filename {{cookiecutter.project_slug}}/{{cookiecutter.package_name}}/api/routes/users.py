@@ -77,6 +77,29 @@ def document_bulk_limit(schema: dict[str, Any], limit: int) -> None:
     body["content"]["application/json"]["schema"]["maxItems"] = limit
 
 
+# First: the most requested route is the first one tried.
+{% if cookiecutter.use_cache %}
+@router.get(
+    "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
+)
+async def get_user(user_id: IdPath, users: CachedUserReaderDep) -> Response:
+    """From Redis when cached (`X-Cache: hit`), else from the database (`X-Cache: miss`)."""
+    user, cached = await users.get_user(user_id)
+    # Serialised here, once: the response model's validation would only repeat it.
+    return Response(
+        user.model_dump_json(),
+        media_type="application/json",
+        headers={"X-Cache": "hit" if cached else "miss"},
+    )
+{% else %}
+@router.get(
+    "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
+)
+async def get_user(user_id: IdPath, users: UserReaderDep) -> UserRead:
+    return await users.read_user(user_id)
+{% endif %}
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -134,11 +157,11 @@ async def list_users(
     skip: Skip = 0,
     after: After = None,
     limit: Limit = 100,
-) -> list[User]:
+) -> list[UserRead]:
     """Users ordered by id, by key (`after=<last id seen>`, which costs the same on any
     page) or by offset (`skip`; with `after`, rows skipped after the key). A full page links
     to the next one: `Link: <...>; rel="next"`."""
-    page = list(await users.list_users(skip=skip, limit=limit, after=after))
+    page = await users.list_users(skip=skip, limit=limit, after=after)
     link_next_page(request, response, page, limit)
     return page
 
@@ -169,28 +192,6 @@ async def user_post_counts(
 ) -> list[UserPostCount]:
     rows = await users.post_counts(skip=skip, limit=limit)
     return [UserPostCount.model_validate(row) for row in rows]
-
-
-{% if cookiecutter.use_cache %}
-@router.get(
-    "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
-)
-async def get_user(user_id: IdPath, users: CachedUserReaderDep) -> Response:
-    """From Redis when cached (`X-Cache: hit`), else from the database (`X-Cache: miss`)."""
-    user, cached = await users.get_user(user_id)
-    # Serialised here, once: the response model's validation would only repeat it.
-    return Response(
-        user.model_dump_json(),
-        media_type="application/json",
-        headers={"X-Cache": "hit" if cached else "miss"},
-    )
-{% else %}
-@router.get(
-    "/{user_id:int}", response_model=UserRead, responses=error_responses(status.HTTP_404_NOT_FOUND)
-)
-async def get_user(user_id: IdPath, users: UserReaderDep) -> User:
-    return await users.get_user(user_id)
-{% endif %}
 
 
 @router.get(
