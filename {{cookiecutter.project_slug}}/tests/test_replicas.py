@@ -57,6 +57,20 @@ def test_replica_urls_are_read_in_order_whatever_commas_their_hosts_hold() -> No
     assert urls[2].query["host"] == ("h1:5432", "h2:5433")
 
 
+async def test_a_replica_with_several_hosts_is_not_known_by_its_monitors_position() -> None:
+    """Its monitor's connection and a read's may be on different servers, so what one has
+    replayed says nothing of the other: the cache versions such a replica's fills on the
+    read's own connection."""
+    settings = Settings(
+        replica_database_urls="postgresql://a@one/db, postgresql://c@h1:5432,h2:5433/db"
+    )
+    database = Database.from_settings(settings)
+    try:
+        assert set(database.visible_positions) == {"replica"}
+    finally:
+        await database.dispose()
+
+
 def test_a_bad_url_in_the_list_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REPLICA_DATABASE_URLS", "postgresql://a@one/db,mysql://b:secret@two/db")
     with pytest.raises(ValueError, match="URL 2: scheme 'mysql'") as error:

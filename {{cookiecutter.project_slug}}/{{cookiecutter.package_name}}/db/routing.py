@@ -335,7 +335,10 @@ def add_standbys(database: Database, settings: Settings) -> None:
             interval=settings.replica_check_interval_seconds,
         )
         database.lag_seconds[role] = monitors[role].lag_seconds
-        database.visible_positions[role] = monitors[role].visible_position
+        if not isinstance(url.query.get("host"), tuple):
+            # Several hosts: the monitor's connection and a read's may be on different
+            # servers, and one's position says nothing about the other's data.
+            database.visible_positions[role] = monitors[role].visible_position
     database.max_lag_seconds = settings.replica_max_lag_seconds
     engines = {role: database.engines[role] for role in monitors}
     standbys = Standbys(engines, monitors, settings.replica_max_lag_seconds)
