@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from pydantic import SecretStr
@@ -63,7 +63,7 @@ class PrivateRedis:
         """The settings that point the cache here (for `Settings.model_copy(update=...)`)."""
         return {"redis_url": SecretStr(self.url), "redis_cluster": self.cluster}
 
-    def node_for(self, key: str) -> "PrivateRedis":
+    def node_for(self, key: str) -> Self:
         """The server that holds `key`."""
         return self
 

@@ -114,12 +114,28 @@ async def test_a_host_that_hangs_is_given_up_for_the_next(committed_url: URL) ->
     assert created.status_code == 201, created.text
 
 
+async def replayed(standby: URL, database: str | None) -> None:
+    """Until `standby` has replayed the creation of `database` (asyncpg gives up on a host
+    that has no such database, without trying the next)."""
+    server = DatabaseServer(standby)
+    try:
+        for _ in range(600):
+            exists = f"SELECT count(*) FROM pg_database WHERE datname = '{database}'"
+            if await server.scalar(standby.set(database="postgres"), exists):
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await server.close()
+    pytest.fail(f"the standby never replayed the creation of {database}")
+
+
 @needs_streaming
 async def test_read_write_picks_the_primary_among_the_hosts(primary_url: URL) -> None:
     assert REPLICA is not None
     standby = to_async_url(REPLICA)
     assert standby.port is not None
     assert primary_url.port is not None
+    await replayed(standby, primary_url.database)
     raw = hosts_url(primary_url, [standby.port, primary_url.port], libpq=True)
     app, client = await serving(on(raw, primary_url))
     async with app.router.lifespan_context(app), client:
