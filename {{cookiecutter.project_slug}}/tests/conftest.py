@@ -312,14 +312,27 @@ async def leave_no_cache_keys() -> AsyncIterator[None]:
     await delete_keys(Settings().redis_url.get_secret_value(), CACHE_PREFIX)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedisCluster]:
+    """A three-node Redis Cluster of the run's own, started once (a node serves two
+    seconds after it starts) and reset for each test (`private_redis`)."""
+    cluster = PrivateRedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(params=["one server", "cluster"])
 def private_redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyPrivateRedis]:
-    """A Redis of the test's own, started, stopped afterwards: one server, then a
-    three-node Redis Cluster (REDIS_CLUSTER), so that every test of the cache's guarantees
-    that uses it holds on both."""
-    redis: AnyPrivateRedis = (
-        PrivateRedisCluster(tmp_path) if request.param == "cluster" else PrivateRedis(tmp_path)
-    )
+    """A Redis of the test's own: one server, started and stopped afterwards, then the
+    run's Redis Cluster (REDIS_CLUSTER), as started; so every test of the cache's
+    guarantees that uses it holds on both."""
+    if request.param == "cluster":
+        cluster: PrivateRedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.reset()
+        yield cluster
+        return
+    redis = PrivateRedis(tmp_path)
     redis.start()
     yield redis
     redis.stop()
