@@ -16,6 +16,8 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from {{ cookiecutter.package_name }}.cache.users import namespaces_key
+
 # A cluster node also listens on its port + 10000 (the cluster bus).
 _BUS_OFFSET = 10000
 SLOTS = 16384
@@ -206,6 +208,17 @@ async def forget(how: str, redis: AnyPrivateRedis, key: str) -> None:
                     pipe.set(f"junk:{tag}:{batch}:{n}", junk)
                 await pipe.execute()
         pytest.fail(f"{key} was never evicted")
+    finally:
+        await admin.aclose()
+
+
+async def lose_namespace_list(redis: AnyPrivateRedis, prefix: str) -> None:
+    """Delete the list of the cache's namespaces under `prefix` (on a cluster, from the
+    master that holds it), as an eviction or a restart of that master would."""
+    listed = namespaces_key(prefix)
+    admin = Redis.from_url(redis.node_for(listed).url)
+    try:
+        await admin.delete(listed)
     finally:
         await admin.aclose()
 

@@ -20,7 +20,22 @@ import pytest
 from sqlalchemy import URL, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import free_port
+from {{ cookiecutter.package_name }}.settings import to_async_url
+from tests.conftest import DatabaseServer, free_port
+
+
+@asynccontextmanager
+async def streaming_database(prefix: str) -> AsyncIterator[URL]:
+    """A new database at the newest migration on the primary at STREAMING_PRIMARY_URL,
+    dropped when the block ends."""
+    primary = os.environ.get("STREAMING_PRIMARY_URL")
+    assert primary is not None
+    server = DatabaseServer(to_async_url(primary))
+    try:
+        async with server.migrated_database(prefix) as url:
+            yield url
+    finally:
+        await server.close()
 
 
 def server_programs() -> Path | None:

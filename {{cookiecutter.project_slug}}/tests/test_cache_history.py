@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import URL
 
-from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
-from tests.conftest import DatabaseServer, app_for, settings_for
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.conftest import app_for, settings_for
 from tests.factories import user_payload
 from tests.private_redis import AnyPrivateRedis
-from tests.promotion import promoted_standby
+from tests.promotion import promoted_standby, streaming_database
 
 PRIMARY = os.environ.get("STREAMING_PRIMARY_URL")
 
@@ -29,13 +29,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 async def primary_url() -> AsyncIterator[URL]:
-    assert PRIMARY is not None
-    server = DatabaseServer(to_async_url(PRIMARY))
-    try:
-        async with server.migrated_database("history_{{ cookiecutter.package_name }}") as url:
-            yield url
-    finally:
-        await server.close()
+    async with streaming_database("history_{{ cookiecutter.package_name }}") as url:
+        yield url
 
 
 def on(url: URL, redis: AnyPrivateRedis) -> Settings:

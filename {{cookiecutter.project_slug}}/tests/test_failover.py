@@ -24,7 +24,7 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, free_port, settings_for
 from tests.factories import user_payload
-from tests.promotion import standby_of
+from tests.promotion import standby_of, streaming_database
 
 PRIMARY = os.environ.get("STREAMING_PRIMARY_URL")
 REPLICA = os.environ.get("STREAMING_REPLICA_URL")
@@ -88,13 +88,8 @@ async def test_a_host_that_is_down_is_skipped(committed_url: URL, libpq: bool) -
 
 @pytest.fixture
 async def primary_url() -> AsyncIterator[URL]:
-    assert PRIMARY is not None
-    server = DatabaseServer(to_async_url(PRIMARY))
-    try:
-        async with server.migrated_database("failover_{{ cookiecutter.package_name }}") as url:
-            yield url
-    finally:
-        await server.close()
+    async with streaming_database("failover_{{ cookiecutter.package_name }}") as url:
+        yield url
 
 
 async def test_a_host_that_hangs_is_given_up_for_the_next(committed_url: URL) -> None:

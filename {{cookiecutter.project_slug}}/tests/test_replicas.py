@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings, to_async_url
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import user_payload
-from tests.promotion import Standby, standby_of
+from tests.promotion import Standby, standby_of, streaming_database
 from tests.stand_ins import checked, read_only_url, running
 
 UNREACHABLE = "postgresql://reader:s3cret-pw@127.0.0.1:1/nowhere"
@@ -143,13 +143,8 @@ async def test_health_names_each_replica(primary_url: URL, stand_ins: list[URL])
 
 @pytest.fixture
 async def streaming_primary_url() -> AsyncIterator[URL]:
-    assert PRIMARY is not None
-    server = DatabaseServer(to_async_url(PRIMARY))
-    try:
-        async with server.migrated_database("spread_{{ cookiecutter.package_name }}") as url:
-            yield url
-    finally:
-        await server.close()
+    async with streaming_database("spread_{{ cookiecutter.package_name }}") as url:
+        yield url
 
 
 async def reads_counted(url: URL) -> int:

@@ -5,13 +5,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 {% if cookiecutter.use_cache %}
 from httpx import ASGITransport, AsyncClient
-from redis.asyncio import Redis
 {% endif %}
 from sqlalchemy import URL, func, select{% if cookiecutter.use_cache %}, update{% endif +%}
 
-{% if cookiecutter.use_cache %}
-from {{ cookiecutter.package_name }}.cache.users import namespaces_key
-{% endif %}
 from {{ cookiecutter.package_name }}.db.sync import SyncDatabase, sync_connect_args, sync_url
 {% if cookiecutter.use_cache %}
 from {{ cookiecutter.package_name }}.main import create_app
@@ -21,7 +17,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from tests.conftest import DatabaseServer, settings_for
 from tests.factories import UNUSABLE_HASH
 {% if cookiecutter.use_cache %}
-from tests.private_redis import AnyPrivateRedis
+from tests.private_redis import AnyPrivateRedis, lose_namespace_list
 {% endif %}
 
 
@@ -132,10 +128,7 @@ async def test_commits_invalidate_the_cache_entries_they_change(
         hit = await client.get(path)
         # Lost (on a cluster, by another master than the namespace's): a script still
         # finds the namespace, from the primary's history.
-        listed = namespaces_key(settings.cache_key_prefix)
-        lost = Redis.from_url(private_redis.node_for(listed).url)
-        await lost.delete(listed)
-        await lost.aclose()
+        await lose_namespace_list(private_redis, settings.cache_key_prefix)
         with script.session() as session:
             changed = session.get_one(User, user.id)
             changed.full_name = "Changed by a script"
