@@ -321,15 +321,17 @@ async def test_a_keyed_sign_up_holds_no_transaction_while_passwords_are_hashed(
     keyed batch could then never succeed)."""
     settings = settings_for(committed_url).model_copy(
         update={
-            # Production's Argon2 cost: hashing five passwords takes a while.
-            "password_hash_time_cost": 2,
+            # Ten hashes at this cost take about a second here (more under load), twice the
+            # limit; the limit stays far above what a busy loop leaves between the
+            # statements of a unit of work (50 ms was cut once in CI at load 4).
+            "password_hash_time_cost": 10,
             "password_hash_memory_cost": 19456,
-            "db_idle_in_transaction_timeout": 0.05,
+            "db_idle_in_transaction_timeout": 0.5,
         }
     )
     app = app_for(settings)
     client = AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
-    batch = [user_payload() for _ in range(5)]
+    batch = [user_payload() for _ in range(10)]
     async with app.router.lifespan_context(app), client:
         created = await client.post("/users/bulk", json=batch, headers=keyed())
 
