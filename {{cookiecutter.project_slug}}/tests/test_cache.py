@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import redis.utils
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 from pydantic import SecretStr
@@ -37,6 +38,12 @@ def user_cache(app: FastAPI) -> UserCache:
 
 async def get_user(client: AsyncClient, app: FastAPI, user_id: int) -> Response:
     return await client.get(app.url_path_for("get_user", user_id=str(user_id)))
+
+
+def test_redis_replies_are_parsed_in_c() -> None:
+    """`redis[hiredis]` is installed, so redis-py parses replies with hiredis: in Python
+    its parser took a tenth of a cache hit's CPU."""
+    assert redis.utils.HIREDIS_AVAILABLE
 
 
 async def test_first_read_misses_then_hits(

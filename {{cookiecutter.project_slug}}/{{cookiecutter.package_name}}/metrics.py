@@ -7,10 +7,12 @@ the server starts: each worker then writes its values there and whichever worker
 `/metrics` reports the sum over all of them.
 """
 
+import functools
 import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from fastapi import FastAPI, Response
 from prometheus_client import (
@@ -87,26 +89,37 @@ PRIMARY_READS_FORCED = Counter(
 )
 
 
+Metric = TypeVar("Metric", Counter, Gauge, Histogram)
+
+
+@functools.cache
+def _series(metric: Metric, *values: str) -> Metric:
+    """`metric.labels(*values)`, looked up once: `labels()` takes a lock and checks its
+    arguments each time, several times per request. Bounded: every label here takes few
+    values (roles, results, pools, methods, route templates, statuses)."""
+    return metric.labels(*values)
+
+
 class _Recorder:
     """Counts what `events` reports."""
 
     def cache_lookup(self, result: events.CacheResult) -> None:
-        CACHE_LOOKUPS.labels(result).inc()
+        _series(CACHE_LOOKUPS, result).inc()
 
     def replica_fallback(self, role: str, reason: str) -> None:
-        READ_FALLBACKS.labels(role, reason).inc()
+        _series(READ_FALLBACKS, role, reason).inc()
 
     def primary_read_forced(self) -> None:
         PRIMARY_READS_FORCED.inc()
 
     def read_routed(self, role: str) -> None:
-        READS_ROUTED.labels(role).inc()
+        _series(READS_ROUTED, role).inc()
 
     def pool_wait(self, pool: str, change: int) -> None:
-        PENDING_REQUESTS.labels(pool).inc(change)
+        _series(PENDING_REQUESTS, pool).inc(change)
 
     def pool_timeout(self, pool: str) -> None:
-        TIMEOUTS.labels(pool).inc()
+        _series(TIMEOUTS, pool).inc()
 
 
 class _RequestMetrics:
@@ -114,9 +127,6 @@ class _RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # The histogram's series by (method, route, status): `labels()` takes a lock and
-        # checks its arguments each time. Bounded: methods, routes and statuses are.
-        self._series: dict[tuple[str, str, int], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,11 +148,9 @@ class _RequestMetrics:
             # The router records the matched route in the scope; unmatched paths get "".
             route = getattr(scope.get("route"), "path", "")
             method = scope["method"] if scope["method"] in _METHODS else "_OTHER"
-            series = self._series.get((method, route, status))
-            if series is None:
-                series = REQUEST_DURATION.labels(method, route, str(status))
-                self._series[method, route, status] = series
-            series.observe(time.perf_counter() - start)
+            _series(REQUEST_DURATION, method, route, str(status)).observe(
+                time.perf_counter() - start
+            )
 
 
 def _registry() -> CollectorRegistry:

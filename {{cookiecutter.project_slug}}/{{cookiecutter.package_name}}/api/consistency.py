@@ -12,19 +12,26 @@ from ..db.session import Database
 from ..feature import Feature
 from ..settings import Settings
 
+# A request's `X-Consistency-Token`, as a parameter of a dependency (documented and
+# validated by FastAPI).
+TokenHeader = Annotated[
+    str | None,
+    Header(
+        alias=TOKEN_HEADER,
+        pattern=TOKEN_PATTERN,
+        description="From an earlier write's response: this request's reads include it.",
+    ),
+]
 
-async def get_read_your_writes(
-    token: Annotated[
-        str | None,
-        Header(
-            alias=TOKEN_HEADER,
-            pattern=TOKEN_PATTERN,
-            description="From an earlier write's response: this request's reads include it.",
-        ),
-    ] = None,
-) -> ReadYourWrites:
-    """What this request's reads must see; one object per request, shared by its sessions."""
+
+def read_your_writes(token: str | None) -> ReadYourWrites:
+    """What a request with `token` (or none) must see."""
     return ReadYourWrites(required_position=None if token is None else parse_position(token))
+
+
+async def get_read_your_writes(token: TokenHeader = None) -> ReadYourWrites:
+    """What this request's reads must see; one object per request, shared by its sessions."""
+    return read_your_writes(token)
 
 
 ReadYourWritesDep = Annotated[ReadYourWrites, Depends(get_read_your_writes)]

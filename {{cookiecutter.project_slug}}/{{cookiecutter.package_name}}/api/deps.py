@@ -27,17 +27,26 @@ from ..services.roles import RoleService
 from ..services.users import UserService
 from . import idempotency
 {% if switches.consistency %}
-from .consistency import ReadYourWritesDep
+from .consistency import ReadYourWritesDep{% if cookiecutter.use_cache %}, TokenHeader, read_your_writes{% endif %}
+
 {% endif %}
 
 
 # Every dependency here is `async def`: FastAPI runs a plain `def` dependency in its
 # threadpool, one thread hop each per request (a fifth of a read's time in a profile).
+# FastAPI solves each dependency of a request anew (its parameters, its own dependencies,
+# each time it appears), so the ones below take the app's parts other than the database
+# from the request: four dependencies were a sixth of a cache hit's CPU. The database
+# comes through `get_database`, which tests override.
 async def get_database(request: Request) -> Database:
     return cast(Database, request.app.state.database)
 
 
 async def get_password_hasher(request: Request) -> PasswordHasher:
+    return hasher_of(request)
+
+
+def hasher_of(request: Request) -> PasswordHasher:
     return cast(PasswordHasher, request.app.state.password_hasher)
 
 
@@ -60,28 +69,19 @@ UserCacheDep = Annotated[UserCache, Depends(get_user_cache)]
 {% endif %}
 
 
-async def admit(database: DatabaseDep) -> AsyncIterator[None]:
-    """The request's turn for the database (see `db.admission`): one per request, however
-    many of its sessions the route uses."""
+async def admit(database: DatabaseDep) -> AsyncIterator[Database]:
+    """The database, with the request's turn for it (see `db.admission`): one per request,
+    however many of its sessions the route uses."""
     async with database.admission():
-        yield
+        yield database
 
 
-AdmittedDep = Annotated[None, Depends(admit, scope="function")]
+AdmittedDep = Annotated[Database, Depends(admit, scope="function")]
 
 
 {% if switches.consistency %}
-async def get_publisher(request: Request) -> Publisher:
-    return cast(Publisher, request.app.state.publisher)
-
-
-PublisherDep = Annotated[Publisher, Depends(get_publisher)]
-
-
 async def get_session(
-    _: AdmittedDep,
-    database: DatabaseDep,
-    publisher: PublisherDep,
+    database: AdmittedDep,
     read_your_writes: ReadYourWritesDep,
     request: Request,
     response: Response,
@@ -93,6 +93,7 @@ async def get_session(
     `Idempotency-Key`, the request's transaction holds the key (`api.idempotency`); a
     replayed answer carries a position past the first answer's commit.
     """
+    publisher = cast(Publisher, request.app.state.publisher)
 
     async def published(session: AsyncSession) -> None:
         position = await publisher.publish(session)
@@ -117,15 +118,13 @@ async def get_session(
 
 
 async def get_read_session(
-    _: AdmittedDep, database: DatabaseDep, read_your_writes: ReadYourWritesDep
+    database: AdmittedDep, read_your_writes: ReadYourWritesDep
 ) -> AsyncIterator[AsyncSession]:
     """A session for reads that may be served by a replica that has seen the reader's writes."""
     async with database.read_sessions(info={READ_YOUR_WRITES: read_your_writes}) as session:
         yield session
 {% else %}
-async def get_session(
-    _: AdmittedDep, database: DatabaseDep, request: Request
-) -> AsyncIterator[AsyncSession]:
+async def get_session(database: AdmittedDep, request: Request) -> AsyncIterator[AsyncSession]:
     """A session for reads and writes on the primary; services commit through it. With an
     `Idempotency-Key`, the request's transaction holds the key (`api.idempotency`)."""
     async with database.sessionmaker() as session:
@@ -133,14 +132,14 @@ async def get_session(
         yield session
 
 
-async def get_read_session(_: AdmittedDep, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+async def get_read_session(database: AdmittedDep) -> AsyncIterator[AsyncSession]:
     """A session for reads that may be served by a replica."""
     async with database.read_sessions() as session:
         yield session
 {% endif %}
 
 
-async def get_report_session(_: AdmittedDep, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+async def get_report_session(database: AdmittedDep) -> AsyncIterator[AsyncSession]:
     """A session for reporting queries (analytics database, else replica, else primary)."""
     async with database.report_sessions() as session:
         yield session
@@ -154,25 +153,28 @@ ReportSessionDep = Annotated[AsyncSession, Depends(get_report_session, scope="fu
 
 {% if cookiecutter.use_cache %}
 async def get_cached_user_reader(
-    request: Request, database: DatabaseDep, read_your_writes: ReadYourWritesDep
+    request: Request, database: DatabaseDep, token: TokenHeader = None
 ) -> CachedUserReader:
-    # The app's cache read here, not through UserCacheDep: one dependency fewer per read.
+    """A cached read's dependency: the route opens no session of its own, so what its
+    reads must see is read here, not shared through `ReadYourWritesDep`."""
     state = request.app.state
-    return CachedUserReader(state.user_cache, database, read_your_writes, state.fill_positions)
+    return CachedUserReader(
+        state.user_cache, database, read_your_writes(token), state.fill_positions
+    )
 
 
 {% endif %}
-async def get_user_service(session: SessionDep, hasher: PasswordHasherDep) -> UserService:
-    return UserService(session, hasher)
+async def get_user_service(session: SessionDep, request: Request) -> UserService:
+    return UserService(session, hasher_of(request))
 
 
-async def get_user_reader(session: ReadSessionDep, hasher: PasswordHasherDep) -> UserService:
-    return UserService(session, hasher)
+async def get_user_reader(session: ReadSessionDep, request: Request) -> UserService:
+    return UserService(session, hasher_of(request))
 
 
-async def get_user_reports(session: ReportSessionDep, hasher: PasswordHasherDep) -> UserService:
+async def get_user_reports(session: ReportSessionDep, request: Request) -> UserService:
     """User statistics and other reporting queries."""
-    return UserService(session, hasher)
+    return UserService(session, hasher_of(request))
 
 
 async def get_role_service(session: SessionDep) -> RoleService:

@@ -18,7 +18,7 @@ from fastapi import Depends, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 
-from ..api.deps import AdmittedDep, DatabaseDep
+from ..api.deps import AdmittedDep
 from ..models import User
 from ..repositories import UserRepository
 from ..schemas.common import IdPath
@@ -62,8 +62,7 @@ async def auth_error_response(request: Request, exc: Exception) -> JSONResponse:
 async def current_user(
     token: Annotated[str | None, Depends(bearer)],
     request: Request,
-    _: AdmittedDep,
-    database: DatabaseDep,
+    database: AdmittedDep,
 ) -> User:
     """The token's user, if the token is valid and still matches the user's row."""
     settings = cast(Settings, request.app.state.settings)
