@@ -5,8 +5,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from {{ cookiecutter.package_name }}.models import Post, User
+from tests.conftest import recorded_statements
 from tests.factories import make_post, make_user
 
 
@@ -26,6 +29,35 @@ async def test_create_post_points_at_it(
     fetched = await client.get(created.headers["location"])
     assert fetched.status_code == 200
     assert fetched.json() == created.json()
+
+
+async def test_a_post_for_a_missing_user_is_404_and_writes_nothing(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    response = await client.post(
+        app.url_path_for("create_post", user_id="987654"), json={"title": "Hi", "body": "x"}
+    )
+
+    assert (response.status_code, response.json()["code"]) == (404, "user_not_found")
+    assert await session.scalar(select(func.count()).select_from(Post)) == 0
+
+
+async def test_a_post_is_written_without_reading_its_user_first(
+    client: AsyncClient, app: FastAPI, session: AsyncSession
+) -> None:
+    """The foreign key checks the user (and holds its row until the commit): no SELECT
+    before the INSERT, one round trip fewer. Soft delete still reads it: a deleted user's
+    row satisfies the key."""
+    user = await make_user(session)
+    path = app.url_path_for("create_post", user_id=str(user.id))
+
+    with recorded_statements(await session.connection()) as statements:
+        created = await client.post(path, json={"title": "Hi", "body": "x"})
+
+    assert created.status_code == 201, created.text
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO POSTS")]
+    assert (len(reads), len(inserts)) == (1 if hasattr(User, "is_deleted") else 0, 1)
 
 
 async def test_a_post_is_found_only_under_its_author(

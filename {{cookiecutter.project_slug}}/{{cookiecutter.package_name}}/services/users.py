@@ -4,8 +4,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db.errors import is_foreign_key_violation
 from ..db.transaction import transactional
 from ..errors import PostNotFoundError, UserNotFoundError
 from ..models import Post, User, UserProfile
@@ -106,9 +108,19 @@ class UserService:
 {% endif %}
     @transactional
     async def create_post(self, user_id: int, data: PostCreate) -> Post:
+{% if cookiecutter.use_soft_delete %}
+        # A soft-deleted user's row still satisfies the foreign key: read it, locked.
         if await self.users.get_for_share(user_id) is None:
             raise UserNotFoundError(user_id)
-        return await self.posts.create(author_id=user_id, **data.model_dump())
+{% endif %}
+        # The foreign key checks the user and holds its row (KEY SHARE) until the commit,
+        # so a concurrent delete waits: no read before the INSERT, one round trip fewer.
+        try:
+            return await self.posts.create(author_id=user_id, **data.model_dump())
+        except IntegrityError as error:
+            if is_foreign_key_violation(error):
+                raise UserNotFoundError(user_id) from error
+            raise
 
     async def get_user_details(self, user_id: int) -> User:
         user = await self.users.get_with_details(user_id)
