@@ -1,8 +1,10 @@
 """What the request path leaves out for speed, and what it must keep: read sessions
 without a transaction (but read-only and under the statement timeout), requests that
-take turns for the database in order, dependencies that never hop to a thread."""
+take turns for the database in order, dependencies that never hop to a thread, and a
+collector that leaves what startup made alone."""
 
 import asyncio
+import gc
 import inspect
 import os
 import threading
@@ -19,6 +21,7 @@ from {{ cookiecutter.package_name }}.db.session import Database
 from {{ cookiecutter.package_name }}.models import User
 from {{ cookiecutter.package_name }}.security import PasswordHasher
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.conftest import app_for
 from tests.factories import UNUSABLE_HASH
 
 
@@ -105,6 +108,20 @@ async def test_a_wait_still_times_out_and_loses_no_turn() -> None:
 
     async with asyncio.timeout(1), admission():
         assert admission.waiting == 0
+
+
+async def test_what_startup_made_is_left_out_of_collections_while_the_app_serves(
+    settings: Settings,
+) -> None:
+    """Frozen (`gc.freeze`) once the app has started: a full collection then walks only
+    what requests make. Walking everything took about 50 ms, which set a cache hit's p99.
+    Unfrozen at shutdown, so an app's garbage can be collected after it."""
+    app = app_for(settings)
+
+    async with app.router.lifespan_context(app):
+        assert gc.get_freeze_count() > 0
+
+    assert gc.get_freeze_count() == 0
 
 
 def test_dependencies_run_on_the_event_loop() -> None:

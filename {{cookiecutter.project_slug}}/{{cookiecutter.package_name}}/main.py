@@ -1,5 +1,6 @@
 """The ASGI application: `uvicorn {{ cookiecutter.package_name }}.main:app`."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -57,8 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Every server the requests use, standbys included: where, not who.
                 for role, engine in database.engines.items():
                     logger.info("database %s: %s", role, where(engine.url))
+                # What imports and startup made lives as long as the app: frozen, a full
+                # collection no longer walks it (50 ms each, which was a cache hit's p99).
+                gc.collect()
+                gc.freeze()
                 yield
         finally:
+            gc.unfreeze()
             await database.dispose()
             app.state.password_hasher.close()
 
