@@ -35,9 +35,9 @@ from .consistency import ReadYourWritesDep{% if cookiecutter.use_cache %}, Token
 # Every dependency here is `async def`: FastAPI runs a plain `def` dependency in its
 # threadpool, one thread hop each per request (a fifth of a read's time in a profile).
 # FastAPI solves each dependency of a request anew (its parameters, its own dependencies,
-# each time it appears), so the ones below take the app's parts other than the database
-# from the request: four dependencies were a sixth of a cache hit's CPU. The database
-# comes through `get_database`, which tests override.
+# each time it appears: a few dozen function calls each), so the ones below take the
+# app's parts other than the database from the request. The database comes through
+# `get_database`, which tests override.
 async def get_database(request: Request) -> Database:
     return cast(Database, request.app.state.database)
 
