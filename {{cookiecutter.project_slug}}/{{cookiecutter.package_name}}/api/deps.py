@@ -155,8 +155,10 @@ ReportSessionDep = Annotated[AsyncSession, Depends(get_report_session, scope="fu
 async def get_cached_user_reader(
     request: Request, database: DatabaseDep, token: TokenHeader = None
 ) -> CachedUserReader:
-    """A cached read's dependency: the route opens no session of its own, so what its
-    reads must see is read here, not shared through `ReadYourWritesDep`."""
+    """For a route that only reads (`GET /users/{id}`): what its reads must see comes from
+    the request's token here, not through `ReadYourWritesDep`. A route that also writes
+    must share that object with its session (`CachedUserReader(..., read_your_writes)`),
+    or the reader would not know the request's own writes."""
     state = request.app.state
     return CachedUserReader(
         state.user_cache, database, read_your_writes(token), state.fill_positions

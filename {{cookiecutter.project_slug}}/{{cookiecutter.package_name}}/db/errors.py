@@ -253,12 +253,21 @@ def unique_violation_field(exc: BaseException) -> str | None:
     """
     if sqlstate(exc) != UNIQUE_VIOLATION:
         return None
-    assert isinstance(exc, DBAPIError)
+    return _unique_fields().get(violated_constraint(exc) or "", "value")
+
+
+def violated_constraint(exc: BaseException) -> str | None:
+    """The name of the constraint a statement violated, when the server gave one."""
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return None
     # asyncpg's own exception (with the constraint name) is the cause of SQLAlchemy's `orig`.
-    constraint = getattr(exc.orig.__cause__, "constraint_name", None) if exc.orig else None
-    return _unique_fields().get(constraint or "", "value")
+    constraint: str | None = getattr(exc.orig.__cause__, "constraint_name", None)
+    return constraint
 
 
-def is_foreign_key_violation(exc: BaseException) -> bool:
-    """True when a row referred to a parent that does not exist (any more)."""
-    return sqlstate(exc) == FOREIGN_KEY_VIOLATION
+def is_foreign_key_violation(exc: BaseException, constraint: str | None = None) -> bool:
+    """True when a row referred to a parent that does not exist (any more); through the
+    foreign key named `constraint`, when given."""
+    if sqlstate(exc) != FOREIGN_KEY_VIOLATION:
+        return False
+    return constraint is None or violated_constraint(exc) == constraint

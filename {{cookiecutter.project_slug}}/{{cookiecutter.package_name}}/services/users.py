@@ -19,6 +19,9 @@ from ..security import PasswordHasher
 
 # Validates a page of rows in one call.
 _USERS = TypeAdapter(list[UserRead])
+# The foreign key from a post to its author, as the metadata's naming convention names it
+# (a missing author's 404 is `user_not_found` only if this is its name: tested).
+_POST_AUTHOR_KEY = "fk_posts_author_id_users"
 
 
 class UserService:
@@ -118,7 +121,7 @@ class UserService:
         try:
             return await self.posts.create(author_id=user_id, **data.model_dump())
         except IntegrityError as error:
-            if is_foreign_key_violation(error):
+            if is_foreign_key_violation(error, _POST_AUTHOR_KEY):
                 raise UserNotFoundError(user_id) from error
             raise
 
