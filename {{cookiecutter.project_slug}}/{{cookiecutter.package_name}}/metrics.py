@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from fastapi import FastAPI, Response
 from prometheus_client import (
@@ -92,11 +92,16 @@ PRIMARY_READS_FORCED = Counter(
 Metric = TypeVar("Metric", Counter, Gauge, Histogram)
 
 
-@functools.cache
 def _series(metric: Metric, *values: str) -> Metric:
     """`metric.labels(*values)`, looked up once: `labels()` takes a lock and checks its
     arguments each time, several times per request. Bounded: every label here takes few
     values (roles, results, pools, methods, route templates, statuses)."""
+    return cast(Metric, _labels(metric, *values))
+
+
+@functools.cache
+def _labels(metric: Any, *values: str) -> Any:
+    # Untyped: functools.cache keeps no signature (`_series` gives it back).
     return metric.labels(*values)
 
 
