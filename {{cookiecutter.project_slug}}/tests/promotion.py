@@ -47,17 +47,23 @@ def server_programs() -> Path | None:
     return Path(found).parent if found else None
 
 
-async def run_as_postgres(*command: str) -> None:
-    """Run a server program, as `postgres` when this process is root."""
+async def run_as_postgres(*command: str, attempts: int = 1) -> None:
+    """Run a server program, as `postgres` when this process is root; up to `attempts`
+    times while it fails."""
     argv = list(command)
     if os.geteuid() == 0:
         argv = ["su", "postgres", "-c", " ".join(f"'{part}'" for part in argv)]
-    process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output, _ = await process.communicate()
-    if process.returncode != 0:
-        pytest.fail(f"{command[0]} failed: {output.decode(errors='replace')}")
+    outputs = []
+    for _ in range(attempts):
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        output, _ = await process.communicate()
+        if process.returncode == 0:
+            return
+        outputs.append(output.decode(errors="replace"))
+        await asyncio.sleep(0.5)
+    pytest.fail(f"{command[0]} failed: {' / '.join(outputs)}")
 
 
 @dataclass
@@ -100,10 +106,14 @@ async def standby_of(primary: URL) -> AsyncIterator[Standby]:
     port = free_port()
     standby = Standby(primary.set(port=port, host="127.0.0.1"), data)
     try:
+        # Twice more if cut: on the primary every test run shares, a base backup's stream
+        # was once ended "due to administrator command" (a CI run; the cause not found).
+        # pg_basebackup removes what it wrote when it fails.
         await run_as_postgres(
             str(programs / "pg_basebackup"),
             *("-h", str(primary.host), "-p", str(primary.port), "-U", "postgres"),
             *("-D", str(data), "-R", "-X", "stream", "-c", "fast"),
+            attempts=3,
         )
         options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={directory}"
         # A log file of its own: the server must not hold this process's output open.
