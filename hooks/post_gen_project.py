@@ -46,6 +46,7 @@ FEATURE_PATHS: dict[str, list[str]] = {
         "tests/test_analytics.py",
     ],
     "use_cache": [
+        "{package_name}/api/cached.py",
         "{package_name}/api/consistency.py",
         "{package_name}/cache",
         "{package_name}/db/consistency.py",

@@ -11,9 +11,6 @@ from fastapi import Depends, Request
 {% endif %}
 from sqlalchemy.ext.asyncio import AsyncSession
 
-{% if cookiecutter.use_cache %}
-from ..cache import CachedUserReader, UserCache
-{% endif %}
 {% if switches.consistency %}
 from ..db.consistency import READ_YOUR_WRITES, TOKEN_HEADER, Publisher, format_position
 from ..db.session import AFTER_COMMIT, Database
@@ -27,8 +24,7 @@ from ..services.roles import RoleService
 from ..services.users import UserService
 from . import idempotency
 {% if switches.consistency %}
-from .consistency import ReadYourWritesDep{% if cookiecutter.use_cache %}, TokenHeader, read_your_writes{% endif %}
-
+from .consistency import ReadYourWritesDep
 {% endif %}
 
 
@@ -58,15 +54,6 @@ async def get_user_statistics(request: Request) -> Recent[UserStatistics]:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RecentStatisticsDep = Annotated[Recent[UserStatistics], Depends(get_user_statistics)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
-{% if cookiecutter.use_cache %}
-
-
-async def get_user_cache(request: Request) -> UserCache:
-    return cast(UserCache, request.app.state.user_cache)
-
-
-UserCacheDep = Annotated[UserCache, Depends(get_user_cache)]
-{% endif %}
 
 
 async def admit(database: DatabaseDep) -> AsyncIterator[Database]:
@@ -151,21 +138,6 @@ ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="functi
 ReportSessionDep = Annotated[AsyncSession, Depends(get_report_session, scope="function")]
 
 
-{% if cookiecutter.use_cache %}
-async def get_cached_user_reader(
-    request: Request, database: DatabaseDep, token: TokenHeader = None
-) -> CachedUserReader:
-    """For a route that only reads (`GET /users/{id}`): what its reads must see comes from
-    the request's token here, not through `ReadYourWritesDep`. A route that also writes
-    must share that object with its session (`CachedUserReader(..., read_your_writes)`),
-    or the reader would not know the request's own writes."""
-    state = request.app.state
-    return CachedUserReader(
-        state.user_cache, database, read_your_writes(token), state.fill_positions
-    )
-
-
-{% endif %}
 async def get_user_service(session: SessionDep, request: Request) -> UserService:
     return UserService(session, hasher_of(request))
 
@@ -192,6 +164,3 @@ UserReaderDep = Annotated[UserService, Depends(get_user_reader)]
 UserReportsDep = Annotated[UserService, Depends(get_user_reports)]
 RoleServiceDep = Annotated[RoleService, Depends(get_role_service)]
 RoleReaderDep = Annotated[RoleService, Depends(get_role_reader)]
-{% if cookiecutter.use_cache %}
-CachedUserReaderDep = Annotated[CachedUserReader, Depends(get_cached_user_reader)]
-{% endif %}

@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ...db.checks import ServerCheck
 from ...db.errors import unreachable_reason
 {% if cookiecutter.use_cache %}
-from ..deps import DatabaseDep, UserCacheDep
-{% else %}
-from ..deps import DatabaseDep
+from ..cached import UserCacheDep
 {% endif %}
+from ..deps import DatabaseDep
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

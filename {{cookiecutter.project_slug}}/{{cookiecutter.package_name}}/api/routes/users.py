@@ -21,15 +21,10 @@ from ...schemas.user import (
 )
 from ...settings import BULK_MAX_USERS_CEILING, Settings
 from ..access import OWNERS
-from ..deps import (
 {% if cookiecutter.use_cache %}
-    CachedUserReaderDep,
+from ..cached import CachedUserReaderDep
 {% endif %}
-    RecentStatisticsDep,
-    UserReaderDep,
-    UserReportsDep,
-    UserServiceDep,
-)
+from ..deps import RecentStatisticsDep, UserReaderDep, UserReportsDep, UserServiceDep
 from ..errors import DATABASE_ERROR_RESPONSES, error_responses
 from ..idempotency import IdempotentRoute
 from ..links import CREATED, PAGED, link_next_page, locate
