@@ -26,20 +26,29 @@ def _library_module(module: str, package: str) -> bool:
     return module.split(".")[0] != package
 
 
-def _own_private_names(trees: dict[Path, ast.Module]) -> set[str]:
-    """Private names the project defines: functions, classes, attributes, variables."""
+def _definitions(trees: dict[Path, ast.Module]) -> tuple[set[str], set[str], set[str]]:
+    """In one walk: the private names the project defines (functions, classes, attributes,
+    variables), its class names, and the private names it calls on `self` or `cls`."""
     names: set[str] = set()
+    classes: set[str] = set()
+    called: set[str] = set()
     for tree in trees.values():
         for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 names.add(node.name)
-            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-                names.add(node.attr)
+            elif isinstance(node, ast.ClassDef):
+                names.add(node.name)
+                classes.add(node.name)
+            elif isinstance(node, ast.Attribute):
+                if isinstance(node.ctx, ast.Store):
+                    names.add(node.attr)
+                if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                    called.add(node.attr)
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
             elif isinstance(node, ast.arg):
                 names.add(node.arg)
-    return {name for name in names if _private(name)}
+    return {name for name in names if _private(name)}, classes, called
 
 
 def _import_findings(node: ast.AST, package: str) -> list[str]:
@@ -92,22 +101,8 @@ def private_uses(root: Path, package: str) -> list[str]:
         for path in sorted(root.rglob("*.py"))
         if ".venv" not in path.parts
     }
-    own = _own_private_names(trees)
-    own_classes = {
-        node.name
-        for tree in trees.values()
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ClassDef)
-    }
-    # Private names the project's own code calls as methods of its objects.
-    called = {
-        node.attr
-        for tree in trees.values()
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id in ("self", "cls")
-    }
+    # Private names the project's own code calls as methods of its objects: `called`.
+    own, own_classes, called = _definitions(trees)
     findings: list[str] = []
     for path, tree in trees.items():
         where = path.relative_to(root)
@@ -122,7 +117,11 @@ def private_uses(root: Path, package: str) -> list[str]:
                     and not (isinstance(owner, ast.Name) and owner.id in ("self", "cls"))
                 ):
                     found.append(f"reads {ast.unparse(node)}")
-            elif isinstance(node, ast.Call) and ast.unparse(node.func) == "getattr":
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "getattr"
+            ):
                 name = node.args[1] if len(node.args) > 1 else None
                 if (
                     isinstance(name, ast.Constant)
