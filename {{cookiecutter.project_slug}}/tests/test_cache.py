@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.api.deps import get_database
 from {{ cookiecutter.package_name }}.cache import UserCache
+from {{ cookiecutter.package_name }}.cache.batches import Batches
 from {{ cookiecutter.package_name }}.cache.flights import SingleFlight
 from {{ cookiecutter.package_name }}.db.consistency import READ_POSITION_SQL
 from {{ cookiecutter.package_name }}.models import User
@@ -503,6 +504,65 @@ async def test_more_readers_at_once_than_redis_connections_all_hit(
         answers = await asyncio.gather(*(client.get(path) for _ in range(150)))
 
     assert [answer.headers["X-Cache"] for answer in answers] == ["hit"] * 150
+
+
+async def mget_calls(redis: AnyPrivateRedis, key: str) -> int:
+    """How many MGETs the server that holds `key` has answered."""
+    admin = Redis.from_url(redis.node_for(key).url)
+    try:
+        stats = await admin.info("commandstats")
+    finally:
+        await admin.aclose()
+    return int(stats.get("cmdstat_mget", {}).get("calls", 0))
+
+
+async def test_lookups_made_together_go_to_redis_as_one_command(
+    own_database: URL, private_redis: AnyPrivateRedis
+) -> None:
+    """Each Redis command costs redis-py a pooled connection, a timeout and a parse: the
+    lookups of readers that reach the cache together are one MGET (`cache.batches`)."""
+    app = app_for(settings_for(own_database).model_copy(update=private_redis.settings))
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        ids = [(await client.post("/users", json=user_payload())).json()["id"] for _ in range(24)]
+        await client.get(f"/users/{ids[0]}")
+        key = user_cache(app).key(ids[0])
+        before = await mget_calls(private_redis, key)
+        answers = await asyncio.gather(*(client.get(f"/users/{user_id}") for user_id in ids[1:]))
+        calls = await mget_calls(private_redis, key) - before
+
+    assert [answer.status_code for answer in answers] == [200] * 23
+    assert {answer.headers["X-Cache"] for answer in answers} == {"miss"}
+    # One per lookup before; how many batches depends on how the requests interleave.
+    assert calls <= 8, calls
+
+
+async def test_a_batch_answers_each_caller_fails_them_all_and_outlives_one_that_gives_up() -> None:
+    sent: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def send(items: list[int]) -> list[int]:
+        sent.append(items)
+        await release.wait()
+        if 0 in items:
+            raise ConnectionError("down")
+        return [item * 10 for item in items]
+
+    batches: Batches[int, int] = Batches(send)
+    callers = [asyncio.create_task(batches(item)) for item in (1, 2, 3)]
+    await asyncio.sleep(0.01)
+    callers[0].cancel()
+    release.set()
+    answers = await asyncio.gather(*callers[1:])
+    failing = [asyncio.create_task(batches(item)) for item in (0, 4)]
+    outcomes = await asyncio.gather(*failing, return_exceptions=True)
+
+    assert sent == [[1, 2, 3], [0, 4]]
+    assert answers == [20, 30]
+    assert callers[0].cancelled()
+    assert [type(outcome) for outcome in outcomes] == [ConnectionError, ConnectionError]
 
 
 async def test_a_shared_read_survives_the_reader_that_started_it() -> None:

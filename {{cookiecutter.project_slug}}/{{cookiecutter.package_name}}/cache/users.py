@@ -44,6 +44,7 @@ from ..db.consistency import ANY_TABLE, WRITE_POSITION, Changes, take_committed
 from ..models import User
 from ..schemas.user import UserRead
 from ..settings import Settings
+from .batches import Batches
 from .client import UNAVAILABLE, AnyRedis, AnySyncRedis, Script, as_text, create_sync_redis
 from .flights import SingleFlight
 
@@ -62,15 +63,22 @@ _VERSION_WIDTH = 16
 # The version of an invalidation whose commit position is unknown: newer than any read.
 _UNKNOWN_POSITION = (1 << 64) - 1
 
-# KEYS: entry, floor, seal. ARGV: version, payload, ttl in ms. -1: the namespace is not sealed.
+# KEYS: floor, seal, then entries. ARGV: ttl in ms, then a version and a payload per entry.
+# Returns how many entries were stored; -1: the namespace is not sealed.
 _FILL = """
-if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
-local floor = redis.call('GET', KEYS[2])
-if floor and floor > ARGV[1] then return 0 end
-local current = redis.call('GET', KEYS[1])
-if current and string.sub(current, 1, 16) > ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1] .. ARGV[2], 'PX', ARGV[3])
-return 1
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+local floor = redis.call('GET', KEYS[1])
+local stored = 0
+for i = 3, #KEYS do
+  local version, payload = ARGV[2 * i - 4], ARGV[2 * i - 3]
+  local current = redis.call('GET', KEYS[i])
+  if not (floor and floor > version)
+    and not (current and string.sub(current, 1, 16) > version) then
+    redis.call('SET', KEYS[i], version .. payload, 'PX', ARGV[1])
+    stored = stored + 1
+  end
+end
+return stored
 """
 # KEYS: entries or floors. ARGV: version, ttl in ms. A tombstone is a bare version.
 _INVALIDATE = """
@@ -140,6 +148,10 @@ def keys_for(namespace: str, changes: Changes) -> list[str]:
     return sorted(keys)
 
 
+# What a lookup finds: the entry, the namespace's floor and its seal.
+_Looked = tuple[bytes | None, bytes | None, bytes | None]
+
+
 class UserCache:
     """Users as their API representation, one key per id, each with a TTL."""
 
@@ -163,6 +175,9 @@ class UserCache:
         self._fill = Script(redis, _FILL)
         self._invalidate = Script(redis, _INVALIDATE)
         self._seal = Script(redis, _SEAL)
+        # What requests ask for together goes to Redis as one command (`cache.batches`).
+        self._lookups = Batches(self._get_many)
+        self._fills = Batches(self._fill_many)
         # The primary's history (`cache.guard`); None until known: no reads, no fills.
         self.history: str | None = None
         # How Redis' configuration can drop this cache's keys (`cache.guard`).
@@ -235,10 +250,7 @@ class UserCache:
         if self._blocked(key, floor_at):
             return None
         try:
-            async with self._turn():
-                entry, floor, sealed = cast(
-                    list[bytes | None], await self.redis.mget(key, floor_at, seal_key(space))
-                )
+            entry, floor, sealed = await self._lookups((space, user_id))
         except UNAVAILABLE as error:
             self._failed("get", error)
             return None
@@ -265,15 +277,35 @@ class UserCache:
         if self._blocked(key, floor_at):
             return
         try:
-            async with self._turn():
-                await self._fill(
-                    keys=[key, floor_at, seal_key(space)],
-                    args=[_version(position), user.model_dump_json(), self.ttl_ms],
-                )
+            await self._fills((space, user.id, _version(position), user.model_dump_json()))
         except UNAVAILABLE as error:
             self._failed("fill", error)
             return
         self._last_answer = time.monotonic()
+
+    async def _get_many(self, wanted: list[tuple[str, int]]) -> list[_Looked]:
+        """(entry, floor, seal) for each (namespace, user id): one MGET per namespace."""
+        found: dict[tuple[str, int], _Looked] = {}
+        for space in dict.fromkeys(space for space, _ in wanted):
+            ids = list(dict.fromkeys(user_id for where, user_id in wanted if where == space))
+            keys = [floor_key(space), seal_key(space), *(user_key(space, i) for i in ids)]
+            async with self._turn():
+                floor, sealed, *entries = cast(list[bytes | None], await self.redis.mget(keys))
+            for user_id, entry in zip(ids, entries, strict=True):
+                found[space, user_id] = (entry, floor, sealed)
+        return [found[item] for item in wanted]
+
+    async def _fill_many(self, fills: list[tuple[str, int, str, str]]) -> list[None]:
+        """Each (namespace, user id, version, payload): one script per namespace."""
+        for space in dict.fromkeys(space for space, *_ in fills):
+            mine = [fill for fill in fills if fill[0] == space]
+            keys = [floor_key(space), seal_key(space), *(user_key(space, f[1]) for f in mine)]
+            args: list[str | int] = [self.ttl_ms]
+            for _, _, version, payload in mine:
+                args += [version, payload]
+            async with self._turn():
+                await self._fill(keys=keys, args=args)
+        return [None] * len(fills)
 
     async def seal(self, position: int, seal: str) -> None:
         """No entry read before `position` serves any more, and the namespace takes fills:
