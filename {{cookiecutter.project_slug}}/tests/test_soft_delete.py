@@ -4,11 +4,12 @@ from datetime import datetime
 
 from fastapi import FastAPI
 from httpx import AsyncClient
+from sqlalchemy import Executable, bindparam, event, func, select, text, update
 from sqlalchemy import delete as delete_
-from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import ORMExecuteState, selectinload
 
+from {{ cookiecutter.package_name }}.db.base import AppSession
 from {{ cookiecutter.package_name }}.db.soft_delete import INCLUDE_DELETED
 from {{ cookiecutter.package_name }}.models import Post, Role, User
 from {{ cookiecutter.package_name }}.repositories import RoleRepository, UserRepository
@@ -229,3 +230,27 @@ async def test_a_deleted_users_posts_and_roles_are_not_found(
         await client.delete(app.url_path_for("remove_role", user_id=user_id, role_name=role_name)),
     ]
     assert [(r.status_code, r.json()["code"]) for r in responses] == [(404, "user_not_found")] * 3
+
+
+async def test_a_statement_run_again_gets_the_same_filtered_statement(
+    session: AsyncSession,
+) -> None:
+    """A statement made once and executed again keeps the cache key SQLAlchemy memoizes on
+    it: the filter is added to it once, not to a new copy on each execution (whose key
+    was built again every time)."""
+    seen: list[Executable] = []
+
+    def after_the_filter(state: ORMExecuteState) -> None:
+        seen.append(state.statement)
+
+    statement = select(User.id).where(User.id == bindparam("id"))
+    event.listen(AppSession, "do_orm_execute", after_the_filter)
+    try:
+        for user_id in (1, 2):
+            await session.execute(statement, {"id": user_id})
+    finally:
+        event.remove(AppSession, "do_orm_execute", after_the_filter)
+
+    assert len(seen) == 2
+    assert seen[0] is seen[1]
+    assert seen[0] is not statement
