@@ -6,6 +6,7 @@ request starts it, and it is sent on the loop's next turn with whatever joined b
 """
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -28,7 +29,9 @@ class Batches(Generic[Item, Answer]):
         future: asyncio.Future[Answer] = loop.create_future()
         self._waiting.append((item, future))
         if len(self._waiting) == 1:
-            task = loop.create_task(self._send_waiting())
+            # A context of its own: the batch serves many requests, so its command (and
+            # its span, with tracing) belongs to none of them.
+            task = loop.create_task(self._send_waiting(), context=contextvars.Context())
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
         # A caller that gives up (its client went away) cancels only its own future.
@@ -38,15 +41,14 @@ class Batches(Generic[Item, Answer]):
         batch, self._waiting = self._waiting, []
         try:
             answers = await self._send([item for item, _ in batch])
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
         except Exception as error:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
-            return
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
             raise
-        for (_, future), answer in zip(batch, answers, strict=True):
-            if not future.done():
-                future.set_result(answer)

@@ -298,8 +298,16 @@ class UserCache:
     async def _fill_many(self, fills: list[tuple[str, int, str, str]]) -> list[None]:
         """Each (namespace, user id, version, payload): one script per namespace."""
         for space in dict.fromkeys(space for space, *_ in fills):
-            mine = [fill for fill in fills if fill[0] == space]
-            keys = [floor_key(space), seal_key(space), *(user_key(space, f[1]) for f in mine)]
+            floor_at = floor_key(space)
+            # Checked again as the batch is sent: an invalidation may have failed since.
+            mine = [
+                fill
+                for fill in fills
+                if fill[0] == space and not self._blocked(user_key(space, fill[1]), floor_at)
+            ]
+            if not mine:
+                continue
+            keys = [floor_at, seal_key(space), *(user_key(space, f[1]) for f in mine)]
             args: list[str | int] = [self.ttl_ms]
             for _, _, version, payload in mine:
                 args += [version, payload]
