@@ -273,10 +273,8 @@ class UserCache:
         the read began), unless something newer is there or the namespace is unsealed."""
         if space is None or not self.available:
             return
-        key, floor_at = user_key(space, user.id), floor_key(space)
-        if self._blocked(key, floor_at):
-            return
         try:
+            # Its key is checked for undelivered invalidations as the batch is sent.
             await self._fills((space, user.id, _version(position), user.model_dump_json()))
         except UNAVAILABLE as error:
             self._failed("fill", error)
@@ -299,7 +297,7 @@ class UserCache:
         """Each (namespace, user id, version, payload): one script per namespace."""
         for space in dict.fromkeys(space for space, *_ in fills):
             floor_at = floor_key(space)
-            # Checked again as the batch is sent: an invalidation may have failed since.
+            # Not while an invalidation of the key or the floor is undelivered.
             mine = [
                 fill
                 for fill in fills
